@@ -1,0 +1,244 @@
+"""The ``modelyard`` command: a table of commands, each a thin call into the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from modelyard.errors import ModelyardError
+
+M = TypeVar("M", bound=BaseModel)
+
+app = typer.Typer(
+    help="Turn a pretrained transformer into a production model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+datasets_app = typer.Typer(help="Fetch pinned public data sets.", no_args_is_help=True)
+data_app = typer.Typer(help="Import and list your own labelled data.", no_args_is_help=True)
+models_app = typer.Typer(help="List, inspect, promote and delete model versions.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
+    """Global options (``--debug`` is read by ``main``)."""
+
+
+@datasets_app.command("fetch")
+def datasets_fetch(name: str, force: Annotated[bool, typer.Option(help="Download and convert again.")] = False) -> None:
+    """Download a pinned public data set, verify its SHA-256 and convert it to CSV splits."""
+    from modelyard.data import fetch
+
+    with err.status(f"fetching {name}"):
+        fetched = fetch.fetch(name, force=force)
+    out.print(f"[green]{fetched.name}[/] in {fetched.folder}")
+    for split, path in fetched.splits.items():
+        out.print(f"  {split}: {path}")
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """The data sets `datasets fetch` knows."""
+    from modelyard.data import fetch
+
+    for name in fetch.known_datasets():
+        cached = fetch.fetched_path(name)
+        out.print(f"{name}  {'fetched: ' + str(cached.folder) if cached else 'not fetched'}")
+
+
+@data_app.command("import")
+def data_import(
+    file: Path,
+    project: Annotated[str, typer.Option(help="Project the data set belongs to.")] = "default",
+    name: Annotated[str | None, typer.Option(help="Data set name (default: the file name).")] = None,
+    text_column: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    label_column: Annotated[str, typer.Option(help="Column holding the label.")] = "label",
+    label_separator: Annotated[str | None, typer.Option(help="Multi-label: separator inside the label column.")] = None,
+    split_column: Annotated[str | None, typer.Option(help="Column with train/validation/test per row.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the stratified split.")] = 42,
+) -> None:
+    """Validate, split and version a labelled file (CSV, TSV, JSONL or Parquet)."""
+    from modelyard.config import DataSpec
+    from modelyard.data.validate import warnings_of
+    from modelyard.data.versions import import_data
+
+    spec = _validated(
+        DataSpec,
+        path=file.resolve(),
+        text_column=text_column,
+        label_column=label_column,
+        label_separator=label_separator,
+        split_column=split_column,
+        split_seed=seed,
+    )
+    version = import_data(spec, project=project, name=name)
+    out.print(f"[green]imported[/] {version.ref}  splits {version.split_sizes}  {len(version.labels)} labels")
+    for warning in warnings_of(version.report):
+        err.print(f"[yellow]warning:[/] {warning}")
+
+
+@data_app.command("list")
+def data_list(project: Annotated[str | None, typer.Option()] = None) -> None:
+    """Imported dataset versions."""
+    from modelyard.data.versions import list_versions
+
+    table = Table("dataset", "hash", "splits", "labels")
+    for version in list_versions(project):
+        table.add_row(
+            f"{version.project}/{version.name}",
+            version.content_hash[:12],
+            json.dumps(version.split_sizes),
+            str(len(version.labels)),
+        )
+    out.print(table)
+
+
+@app.command()
+def train(
+    recipe: Path,
+    resume: Annotated[bool, typer.Option(help="Continue the last interrupted run of this recipe.")] = False,
+) -> None:
+    """Fine-tune a model from a YAML recipe, evaluate it and register the version."""
+    from modelyard import train as training
+    from modelyard.config import load_recipe
+    from modelyard.tasks.text_classification.metrics import summary_line
+
+    result = training.run(load_recipe(recipe), resume=resume, console=err)
+    if result.version is not None:
+        out.print(f"[green]registered[/] {result.version.ref}  ({result.version.path})")
+        out.print(f"{result.metrics['split']}: {summary_line(result.metrics)}")
+        out.print(f"train {result.train_seconds:.0f}s · {result.examples_per_second:.1f} examples/s")
+
+
+@app.command()
+def evaluate(
+    model: str,
+    data: Annotated[Path, typer.Option(help="Labelled file (CSV, TSV, JSONL, Parquet).")],
+    text_column: Annotated[str, typer.Option()] = "text",
+    label_column: Annotated[str, typer.Option()] = "label",
+    output: Annotated[Path | None, typer.Option(help="Folder for report.json/.md and plots.")] = None,
+) -> None:
+    """Evaluate NAME[:VERSION] on any labelled file."""
+    from modelyard import evaluate as evaluation
+    from modelyard.tasks.text_classification.metrics import summary_line
+
+    result = evaluation.run(model, data, text_column=text_column, label_column=label_column, output=output)
+    out.print(f"{result.ref} on {data.name}: {summary_line(result.metrics)}")
+    out.print(f"report: {result.files.get('report.md', result.folder)}")
+
+
+@app.command()
+def predict(
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,
+    model: Annotated[str, typer.Option(help="NAME[:VERSION]; a bare name uses the production version.")] = "",
+    file: Annotated[Path | None, typer.Option(help="Classify every row of this file instead.")] = None,
+    output: Annotated[Path | None, typer.Option(help="CSV to write with --file.")] = None,
+    text_column: Annotated[str, typer.Option()] = "text",
+    top_k: Annotated[int, typer.Option(min=1)] = 3,
+) -> None:
+    """Top-k labels with probabilities for texts or a file."""
+    from modelyard import predict as prediction
+    from modelyard.errors import ConfigError
+
+    if not model:
+        raise ConfigError("name the model: --model NAME[:VERSION] (see `modelyard models list`)")
+    if file is not None:
+        if output is None:
+            raise ConfigError("--file needs --output PATH.csv for the predictions")
+        rows = prediction.predict_file(model, file, output, text_column, top_k)
+        out.print(f"wrote {rows} predictions to {output}")
+        return
+    version, results = prediction.predict_texts(model, list(texts or []), top_k)
+    for text, scored in zip(texts or [], results, strict=True):
+        out.print(f"[bold]{text}[/]  ({version.ref})")
+        for item in scored:
+            out.print(f"  {item.probability:7.4f}  {item.label}")
+
+
+@models_app.command("list")
+def models_list(name: Annotated[str | None, typer.Argument()] = None) -> None:
+    """Registered model versions."""
+    from modelyard import registry
+
+    table = Table("model", "stage", "task", "method", "base", "accuracy", "macro-F1", "created")
+    for v in registry.list_versions(name):
+        table.add_row(
+            v.ref,
+            v.stage,
+            v.task,
+            v.method,
+            v.base_model,
+            _fmt(v.metrics.get("accuracy")),
+            _fmt(v.metrics.get("macro_f1")),
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    out.print(table)
+
+
+@models_app.command("show")
+def models_show(model: str) -> None:
+    """Everything about one version: config, metrics, lineage, packages (JSON)."""
+    from modelyard import registry
+
+    out.print_json(json.dumps(registry.card(registry.get(model)), default=str))
+
+
+@models_app.command("promote")
+def models_promote(model: str, stage: Annotated[str, typer.Option(help="staging | production | archived")]) -> None:
+    """Move a version to a stage; a new production version archives the previous one."""
+    from modelyard import registry
+
+    version = registry.promote(model, stage)
+    out.print(f"{version.ref} is now [bold]{version.stage}[/]")
+
+
+@models_app.command("delete")
+def models_delete(model: str, force: Annotated[bool, typer.Option(help="Allow deleting production.")] = False) -> None:
+    """Delete one version and its files."""
+    from modelyard import registry
+
+    version = registry.delete(model, force=force)
+    out.print(f"deleted {version.ref}")
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else "-"
+
+
+def _validated(model: type[M], **fields: Any) -> M:
+    """Build a config model from CLI flags, turning validation errors into a ConfigError."""
+    from pydantic import ValidationError
+
+    from modelyard.config import format_validation_error
+    from modelyard.errors import ConfigError
+
+    try:
+        return model(**fields)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, "command-line options", model)) from None
+
+
+def main() -> None:
+    """Entry point: library errors become one red line and a non-zero exit (a traceback with --debug)."""
+    try:
+        app()
+    except ModelyardError as error:
+        if "--debug" in sys.argv:
+            raise
+        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+        sys.exit(error.exit_code)

@@ -1,0 +1,210 @@
+"""Recipes: one YAML file per run, validated by frozen pydantic models.
+
+YAML is only the saved form; the models below are the source of truth for the
+YAML, the CLI and (later) the API schema. Unknown keys are refused, and every
+error names the key path, what was found and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from modelyard.errors import ConfigError
+
+TaskName = Literal["text-classification"]
+
+
+class FrozenModel(BaseModel):
+    """Base of every config: immutable, and unknown keys are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataSpec(FrozenModel):
+    """Where the labelled examples come from and how to read them."""
+
+    dataset: str | None = None
+    """A fetched data set (``banking77``) or an imported one (``project/name`` or ``project/name@hash``)."""
+    path: Path | None = None
+    """One file to split into train/validation/test."""
+    train: Path | None = None
+    """The user's own split: training file (``validation`` and ``test`` then come from their own files too)."""
+    validation: Path | None = None
+    test: Path | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    split_column: str | None = None
+    """A column holding ``train``/``validation``/``test`` for each row: the user's own split."""
+    label_separator: str | None = None
+    """Multi-label: the character separating labels inside the label column (e.g. ``|``)."""
+    validation_fraction: float = Field(0.1, gt=0, lt=0.5)
+    test_fraction: float = Field(0.1, ge=0, lt=0.5)
+    split_seed: int = 42
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        sources = [s for s in ("dataset", "path", "train") if getattr(self, s) is not None]
+        if len(sources) != 1:
+            raise ValueError(
+                "give exactly one of data.dataset (a fetched or imported data set), data.path "
+                f"(one file to split) or data.train (+ data.validation, data.test); found {sources or 'none'}"
+            )
+        if self.train is not None and self.validation is None:
+            raise ValueError("data.train needs data.validation too (and optionally data.test)")
+        if self.split_column and self.path is None:
+            raise ValueError("data.split_column applies to data.path only")
+        return self
+
+
+class ModelSpec(FrozenModel):
+    """The pretrained encoder to start from."""
+
+    base: str = "minilm-l6"
+    """A local folder, the packaged default ``minilm-l6``, or a Hugging Face hub id."""
+    max_length: int = Field(128, ge=8, le=4096)
+    """Longer inputs are truncated to this many tokens."""
+
+
+class LoraSpec(FrozenModel):
+    """LoRA settings (peft), used when ``training.method`` is ``lora``."""
+
+    r: int = Field(8, ge=1, le=256)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    target_modules: tuple[str, ...] = ("query", "value")
+
+
+class TrainingSpec(FrozenModel):
+    """Hyperparameters of the fine-tuning loop."""
+
+    method: Literal["full", "lora"] = "full"
+    epochs: float = Field(3, gt=0, le=1000)
+    max_steps: int = Field(-1, ge=-1)
+    """Stop after this many optimiser steps (``-1``: run all epochs)."""
+    batch_size: int = Field(16, ge=1, le=4096)
+    eval_batch_size: int = Field(64, ge=1, le=4096)
+    learning_rate: float = Field(5e-5, gt=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0, lt=1)
+    warmup: float = Field(0.06, ge=0)
+    """Warm-up: a fraction of all steps when < 1, else a number of steps."""
+    seed: int = 42
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """``auto``: bf16 on a GPU that supports it, else fp16 on a GPU, else fp32."""
+    group_by_length: bool = True
+    """Batch examples of similar length together: less padding, faster steps."""
+    eval_every: Literal["epoch"] | int = "epoch"
+    """Evaluate (and checkpoint) every epoch, or every N steps."""
+    early_stopping_patience: int | None = Field(3, ge=1)
+    """Stop after this many evaluations without improvement (``null``: never stop early)."""
+    metric_for_best: Literal["accuracy", "macro_f1", "loss"] = "accuracy"
+    save_total_limit: int = Field(2, ge=1)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    lora: LoraSpec | None = None
+
+    @model_validator(mode="after")
+    def _lora_matches_method(self) -> TrainingSpec:
+        if self.lora is not None and self.method != "lora":
+            raise ValueError("training.lora is set but training.method is 'full': set method: lora or drop lora")
+        return self
+
+    @property
+    def lora_settings(self) -> LoraSpec:
+        return self.lora or LoraSpec()
+
+
+class Recipe(FrozenModel):
+    """One fine-tuning run: task, data, base model, hyperparameters, output name."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    """The registered model's name; versions are numbered under it."""
+    project: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    task: TaskName = "text-classification"
+    description: str = ""
+    data: DataSpec
+    model: ModelSpec = ModelSpec()
+    training: TrainingSpec = TrainingSpec()
+
+    @property
+    def multi_label(self) -> bool:
+        return self.data.label_separator is not None
+
+    def fingerprint(self) -> str:
+        """Short hash of the resolved config: names a run's checkpoint folder."""
+        dumped = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(dumped.encode()).hexdigest()[:12]
+
+
+def format_validation_error(error: ValidationError, source: str, model: type[BaseModel]) -> str:
+    """One line per problem: ``source: key.path: message (found X)``, allowed keys for typos."""
+    lines = [f"{source} is not a valid {model.__name__.lower()}:"]
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, item["loc"][:-1])
+            message = f"unknown key; allowed here: {', '.join(allowed)}"
+        elif item["type"] != "value_error" and "input" in item and not isinstance(item["input"], dict):
+            message += f" (found {item['input']!r})"
+        lines.append(f"  {path}: {message}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for key in loc:
+        field = current.model_fields.get(key)
+        annotation = field.annotation if field else None
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
+        current = next((c for c in candidates if issubclass(c, BaseModel)), None)
+        if current is None:
+            return []
+    return sorted(current.model_fields)
+
+
+def parse_recipe(raw: Any, source: str = "recipe") -> Recipe:
+    """Validate an already-parsed mapping as a recipe."""
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping of keys (name, data, model, training), found {type(raw).__name__}"
+        )
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, source, Recipe)) from None
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a YAML recipe; relative data paths are taken from the recipe's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"recipe {path} does not exist; shipped recipes live in configs/ (e.g. configs/banking77.yaml)"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    recipe = parse_recipe(raw, str(path))
+    return _resolve_paths(recipe, path.parent)
+
+
+def _resolve_paths(recipe: Recipe, base: Path) -> Recipe:
+    updates = {}
+    for key in ("path", "train", "validation", "test"):
+        value = getattr(recipe.data, key)
+        if value is not None and not value.is_absolute():
+            updates[key] = (base / value).resolve()
+    if not updates:
+        return recipe
+    return recipe.model_copy(update={"data": recipe.data.model_copy(update=updates)})
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    """The recipe as YAML, every default filled in (what an artifact records)."""
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,1 @@
+"""Data: readers, validation, splits, dataset versions and fetching of public data sets."""

@@ -1,0 +1,254 @@
+"""Dataset versions: validated, split examples identified by a content hash.
+
+``import_data`` reads the source (one file, a split column, split files, or a
+fetched data set), validates it, splits it, writes the splits atomically under
+``$MODELYARD_HOME/datasets/<project>/<name>/<hash>/`` and records the version in
+the store. Importing the same content twice returns the same version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from modelyard import settings, store
+from modelyard.artifacts import atomic_folder
+from modelyard.config import DataSpec
+from modelyard.data import fetch
+from modelyard.data.readers import read_table
+from modelyard.data.split import SPLITS, by_column, drop_exact_duplicates, stratified_split
+from modelyard.data.validate import Example, label_counts, quality_report, require_splittable, to_examples
+from modelyard.errors import DataError, NotFound
+
+
+@dataclass(frozen=True)
+class DatasetVersionInfo:
+    project: str
+    name: str
+    content_hash: str
+    folder: Path
+    task: str
+    labels: list[str]
+    split_sizes: dict[str, int]
+    report: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.project}/{self.name}@{self.content_hash[:12]}"
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.report.get("multi_label"))
+
+
+def import_data(
+    spec: DataSpec, *, project: str, name: str | None = None, task: str = "text-classification"
+) -> DatasetVersionInfo:
+    """Validate, split, hash, write and record; returns the (possibly existing) version."""
+    if spec.dataset is not None and "/" in spec.dataset:
+        return resolve(spec.dataset)
+    splits, report = _read_splits(spec)
+    labels = sorted(label_counts([e for rows in splits.values() for e in rows]))
+    _check_labels_known(splits, labels)
+    report |= {"multi_label": spec.label_separator is not None, "label_separator": spec.label_separator}
+    content_hash = _content_hash(task, splits)
+    name = name or _default_name(spec)
+    existing = _find(project, name, content_hash)
+    if existing is not None:
+        return existing
+    folder = settings.subdir("datasets") / project / name / content_hash[:16]
+    if not folder.exists():
+        with atomic_folder(folder) as temporary:
+            for split, rows in splits.items():
+                _write_jsonl(temporary / f"{split}.jsonl", rows)
+            (temporary / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
+    sizes = {split: len(rows) for split, rows in splits.items()}
+    with store.session() as db:
+        dataset = _get_or_create_dataset(db, project, name)
+        db.add(
+            store.DatasetVersion(
+                dataset_id=dataset.id,
+                content_hash=content_hash,
+                path=str(folder),
+                task=task,
+                labels=labels,
+                split_sizes=sizes,
+                report=report,
+            )
+        )
+    return DatasetVersionInfo(project, name, content_hash, folder, task, labels, sizes, report)
+
+
+def _read_splits(spec: DataSpec) -> tuple[dict[str, list[Example]], dict[str, Any]]:
+    def examples_of(path: Path) -> list[Example]:
+        return to_examples(read_table(path), spec.text_column, spec.label_column, spec.label_separator)
+
+    if spec.dataset is not None:
+        fetched = fetch.fetch(spec.dataset)
+        files: dict[str, Path | None] = dict(fetched.splits)
+        spec = spec.model_copy(update={"text_column": fetched.text_column, "label_column": fetched.label_column})
+    elif spec.train is not None:
+        files = {"train": spec.train, "validation": spec.validation}
+        if spec.test is not None:
+            files["test"] = spec.test
+    else:
+        assert spec.path is not None  # guaranteed by DataSpec's validator
+        return _split_one_file(spec.path, spec)
+
+    splits = {split: examples_of(path) for split, path in files.items() if path is not None}
+    splits.setdefault("test", [])
+    all_rows = [e for rows in splits.values() for e in rows]
+    report = {"source": {k: str(v) for k, v in files.items()}, "split": "given"} | quality_report(all_rows)
+    return splits, report
+
+
+def _split_one_file(path: Path, spec: DataSpec) -> tuple[dict[str, list[Example]], dict[str, Any]]:
+    table = read_table(path)
+    examples = to_examples(table, spec.text_column, spec.label_column, spec.label_separator)
+    report: dict[str, Any] = {"source": {"file": str(path)}} | quality_report(examples)
+    if spec.split_column is not None:
+        table.require(spec.split_column)
+        assignments = [str(row.cells.get(spec.split_column, "")) for row in table.rows]
+        return by_column(examples, assignments, str(path)), report | {"split": f"column {spec.split_column}"}
+    examples, dropped = drop_exact_duplicates(examples)
+    require_splittable(examples, 3 if spec.test_fraction > 0 else 2, str(path))
+    splits = stratified_split(examples, spec.validation_fraction, spec.test_fraction, spec.split_seed)
+    return splits, report | {
+        "split": "stratified",
+        "split_seed": spec.split_seed,
+        "validation_fraction": spec.validation_fraction,
+        "test_fraction": spec.test_fraction,
+        "dropped_duplicates": dropped,
+    }
+
+
+def _check_labels_known(splits: dict[str, list[Example]], labels: list[str]) -> None:
+    train_labels = set(label_counts(splits["train"]))
+    for split in ("validation", "test"):
+        unseen = set(label_counts(splits.get(split, []))) - train_labels
+        if unseen:
+            raise DataError(
+                f"the {split} split has label(s) that never occur in train: {', '.join(sorted(unseen)[:10])}; "
+                "a model cannot learn them — add training examples or drop those rows"
+            )
+
+
+def _content_hash(task: str, splits: dict[str, list[Example]]) -> str:
+    digest = hashlib.sha256(task.encode())
+    for split in SPLITS:
+        digest.update(f"\x00{split}\x00".encode())
+        for example in splits.get(split, []):
+            digest.update(json.dumps([example.text, example.label], ensure_ascii=False).encode())
+            digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _default_name(spec: DataSpec) -> str:
+    if spec.dataset is not None:
+        return spec.dataset.replace("_", "-")
+    source = spec.path or spec.train
+    assert source is not None
+    return source.name.split(".")[0].lower().replace(" ", "-")
+
+
+def _write_jsonl(path: Path, rows: list[Example]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for example in rows:
+            label = list(example.label) if isinstance(example.label, tuple) else example.label
+            handle.write(json.dumps({"text": example.text, "label": label}, ensure_ascii=False) + "\n")
+
+
+def load_splits(info: DatasetVersionInfo) -> dict[str, list[Example]]:
+    """The stored examples of each split, in their stored order."""
+    splits: dict[str, list[Example]] = {}
+    for split in SPLITS:
+        path = info.folder / f"{split}.jsonl"
+        rows: list[Example] = []
+        if path.is_file():
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                record = json.loads(line)
+                label = tuple(record["label"]) if isinstance(record["label"], list) else record["label"]
+                rows.append(Example(record["text"], label, number))
+        splits[split] = rows
+    return splits
+
+
+def _get_or_create_dataset(db: Any, project: str, name: str) -> store.Dataset:
+    project_row = db.scalar(select(store.Project).where(store.Project.name == project))
+    if project_row is None:
+        project_row = store.Project(name=project)
+        db.add(project_row)
+        db.flush()
+    dataset = db.scalar(
+        select(store.Dataset).where(store.Dataset.project_id == project_row.id, store.Dataset.name == name)
+    )
+    if dataset is None:
+        dataset = store.Dataset(project_id=project_row.id, name=name)
+        db.add(dataset)
+        db.flush()
+    return dataset
+
+
+def _info(project: str, name: str, row: store.DatasetVersion) -> DatasetVersionInfo:
+    return DatasetVersionInfo(
+        project,
+        name,
+        row.content_hash,
+        Path(row.path),
+        row.task,
+        list(row.labels),
+        dict(row.split_sizes),
+        dict(row.report),
+    )
+
+
+def _versions_query(project: str, name: str) -> Any:
+    return (
+        select(store.DatasetVersion)
+        .join(store.Dataset, store.Dataset.id == store.DatasetVersion.dataset_id)
+        .join(store.Project, store.Project.id == store.Dataset.project_id)
+        .where(store.Project.name == project, store.Dataset.name == name)
+        .order_by(store.DatasetVersion.id.desc())
+    )
+
+
+def _find(project: str, name: str, content_hash: str) -> DatasetVersionInfo | None:
+    with store.session() as db:
+        row = db.scalar(_versions_query(project, name).where(store.DatasetVersion.content_hash == content_hash))
+        return None if row is None else _info(project, name, row)
+
+
+def resolve(ref: str) -> DatasetVersionInfo:
+    """``project/name`` (latest version) or ``project/name@hashprefix``."""
+    target, _, prefix = ref.partition("@")
+    project, _, name = target.partition("/")
+    if not project or not name:
+        raise DataError(f"dataset reference {ref!r} should look like project/name or project/name@hash")
+    with store.session() as db:
+        query = _versions_query(project, name)
+        if prefix:
+            query = query.where(store.DatasetVersion.content_hash.startswith(prefix))
+        row = db.scalars(query).first()
+        if row is None:
+            raise NotFound(
+                f"no dataset version {ref!r}; see `modelyard data list` or import one with `modelyard data import`"
+            )
+        return _info(project, name, row)
+
+
+def list_versions(project: str | None = None) -> list[DatasetVersionInfo]:
+    with store.session() as db:
+        query = (
+            select(store.Project.name, store.Dataset.name, store.DatasetVersion)
+            .join(store.Dataset, store.Dataset.id == store.DatasetVersion.dataset_id)
+            .join(store.Project, store.Project.id == store.Dataset.project_id)
+            .order_by(store.DatasetVersion.id)
+        )
+        if project is not None:
+            query = query.where(store.Project.name == project)
+        return [_info(p, n, row) for p, n, row in db.execute(query).all()]

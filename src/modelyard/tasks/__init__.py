@@ -1,0 +1,1 @@
+"""Task subpackages: one folder per task with the same five files."""

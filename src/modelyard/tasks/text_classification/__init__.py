@@ -1,0 +1,1 @@
+"""Text classification: single-label and multi-label sequence classification."""

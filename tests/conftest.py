@@ -1,0 +1,105 @@
+"""Shared fixtures: an isolated modelyard home per test and a tiny labelled data set."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# Three banking-style intents, twelve phrasings each: enough to split and to learn in a few steps.
+INTENTS = {
+    "card_arrival": [
+        "when will my new card arrive",
+        "my card has not arrived yet",
+        "how long does card delivery take",
+        "still waiting for my card",
+        "where is my card in the mail",
+        "card not delivered after two weeks",
+        "track the delivery of my card",
+        "the card you sent never came",
+        "has my card been shipped",
+        "expected arrival date of my card",
+        "i ordered a card and it is not here",
+        "card delivery status please",
+    ],
+    "exchange_rate": [
+        "what exchange rate do you use",
+        "how much is a dollar in euros today",
+        "is the exchange rate fair",
+        "why was the rate so bad",
+        "what rate applies to foreign payments",
+        "currency conversion rate please",
+        "tell me today's exchange rate",
+        "exchange rate for pounds to yen",
+        "how do you calculate the rate",
+        "where can i see the exchange rates",
+        "rate for converting my money",
+        "the conversion rate looks wrong",
+    ],
+    "lost_or_stolen_card": [
+        "i lost my card",
+        "my card was stolen",
+        "someone took my wallet with the card",
+        "block my stolen card",
+        "i cannot find my card anywhere",
+        "report a lost card",
+        "freeze my card it is missing",
+        "my card got stolen yesterday",
+        "what to do if my card is lost",
+        "cancel my lost card now",
+        "a thief has my card",
+        "card missing please block it",
+    ],
+}
+
+
+def write_rows(path: Path, rows: list[dict[str, str]], delimiter: str = ",") -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh MODELYARD_HOME with its own SQLite database."""
+    folder = tmp_path / "home"
+    monkeypatch.setenv("MODELYARD_HOME", str(folder))
+    monkeypatch.delenv("MODELYARD_DB_URL", raising=False)
+    yield folder
+
+
+@pytest.fixture
+def tiny_rows() -> list[dict[str, str]]:
+    return [{"message": text, "intent": label} for label, texts in INTENTS.items() for text in texts]
+
+
+@pytest.fixture
+def tiny_csv(tmp_path: Path, tiny_rows: list[dict[str, str]]) -> Path:
+    return write_rows(tmp_path / "support.csv", tiny_rows)
+
+
+def recipe_dict(data_file: Path, **training: object) -> dict[str, object]:
+    """A recipe that trains the packaged model for a few steps on the tiny data."""
+    return {
+        "name": "tiny",
+        "project": "support",
+        "data": {
+            "path": str(data_file),
+            "text_column": "message",
+            "label_column": "intent",
+            "validation_fraction": 0.15,
+            "test_fraction": 0.2,
+        },
+        "model": {"base": "minilm-l6", "max_length": 32},
+        "training": {"epochs": 2, "batch_size": 8, "learning_rate": 5e-4, "early_stopping_patience": None, "seed": 7}
+        | training,
+    }
