@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,7 +16,25 @@ from modelyard.errors import ModelyardError
 
 M = TypeVar("M", bound=BaseModel)
 
+out = Console()
+err = Console(stderr=True)
+
+
+class _ErrorsAsMessages(typer.core.TyperGroup):
+    """Library errors become one red line and a non-zero exit; ``--debug`` shows the traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer vendors its own click: its Context type is private
+        try:
+            return super().invoke(ctx)
+        except ModelyardError as error:
+            if ctx.params.get("debug"):
+                raise
+            err.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(error.exit_code) from None
+
+
 app = typer.Typer(
+    cls=_ErrorsAsMessages,
     help="Turn a pretrained transformer into a production model.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -29,9 +46,6 @@ models_app = typer.Typer(help="List, inspect, promote and delete model versions.
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
-
-out = Console()
-err = Console(stderr=True)
 
 
 @app.callback()
@@ -234,11 +248,5 @@ def _validated(model: type[M], **fields: Any) -> M:
 
 
 def main() -> None:
-    """Entry point: library errors become one red line and a non-zero exit (a traceback with --debug)."""
-    try:
-        app()
-    except ModelyardError as error:
-        if "--debug" in sys.argv:
-            raise
-        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
-        sys.exit(error.exit_code)
+    """Console-script entry point."""
+    app()
