@@ -48,7 +48,8 @@ class TrainResult:
 
 def run(recipe: Recipe, *, resume: bool = False, console: Console | None = None) -> TrainResult:
     """Train ``recipe`` end to end; registers a model version only if everything succeeds."""
-    state = PartialState()
+    # cpu=True lets torchrun-launched workers on a GPU-less machine join one gloo group (MULTI_CPU).
+    state = PartialState(cpu=not torch.cuda.is_available())
     # Our progress bar and summaries replace transformers' own prints and weight-loading bars.
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -160,6 +161,7 @@ def _train(
         "train_seconds": round(train_seconds, 1),
         "train_examples_per_second": round(float(output.metrics.get("train_samples_per_second", 0.0)), 2),
         "epochs": round(float(trainer.state.epoch or 0), 2),
+        "processes": state.num_processes,
     }
     version = None
     if state.is_main_process:
