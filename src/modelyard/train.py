@@ -256,6 +256,9 @@ def _headline_metrics(label_map: LabelMap) -> Any:
     return headline
 
 
+PLAIN_LINE_SECONDS = 60
+
+
 class RichProgress(TrainerCallback):
     """Progress bar with loss, throughput and ETA, drawn by the main process only."""
 
@@ -266,6 +269,7 @@ class RichProgress(TrainerCallback):
         self.task: Any = None
         self.started = 0.0
         self.first_step = 0
+        self.last_line = 0.0
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not state.is_world_process_zero:
@@ -284,6 +288,7 @@ class RichProgress(TrainerCallback):
         self.progress.start()
         self.task = self.progress.add_task("train", total=state.max_steps, completed=state.global_step, status="")
         self.started, self.first_step = time.perf_counter(), state.global_step
+        self.last_line = self.started
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.progress is not None:
@@ -298,6 +303,12 @@ class RichProgress(TrainerCallback):
         if "loss" in logs:
             parts.insert(0, f"loss {logs['loss']:.4f}")
         self.progress.update(self.task, status=" · ".join(parts))
+        if not self.console.is_terminal and time.perf_counter() - self.last_line > PLAIN_LINE_SECONDS:
+            # Logs and CI have no live bar: a plain line now and then shows the run is alive.
+            self.last_line = time.perf_counter()
+            done = state.global_step - self.first_step
+            eta = (state.max_steps - state.global_step) * elapsed / max(done, 1)
+            self.console.print(f"  step {state.global_step}/{state.max_steps} · {' · '.join(parts)} · ETA {eta:.0f}s")
         if "eval_loss" in logs:
             evaluated = " ".join(
                 f"{k.removeprefix('eval_')} {v:.4f}"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.conftest import recipe_dict
 
 from modelyard import registry
-from tests.conftest import recipe_dict
 
 
 @pytest.mark.distributed
@@ -22,9 +22,25 @@ def test_two_cpu_processes_train_and_register_once(home: Path, tiny_csv: Path, t
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     assert accelerate is not None
     # --multi_gpu selects accelerate's torchrun launcher; on a machine without GPUs our workers join a gloo group.
-    command = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
-               "-m", "modelyard", "train", str(recipe)]
+    command = [
+        accelerate,
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        "29517",
+        "-m",
+        "modelyard",
+        "train",
+        str(recipe),
+    ]
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 from sqlalchemy import select
+from tests.conftest import INTENTS, recipe_dict, write_rows
 from typer.testing import CliRunner
 
 from modelyard import registry, store
@@ -17,7 +18,6 @@ from modelyard.cli import app
 from modelyard.config import parse_recipe
 from modelyard.errors import IntegrityError, NotFound
 from modelyard.predict import predict_file, predict_texts
-from tests.conftest import INTENTS, recipe_dict, write_rows
 
 runner = CliRunner()
 
@@ -40,8 +40,20 @@ def test_a_run_registers_a_complete_version(trained: tuple[Path, training.TrainR
     version = result.version
     assert version is not None and version.ref == "tiny:1"
     files = {p.name for p in version.path.iterdir()}
-    expected = {"model.safetensors", "config.json", "tokenizer.json", "label_map.json", "config.yaml", "report.json",
-                "report.md", "confusion.png", "learning_curve.png", "manifest.json", "version.json", "base_model.json"}
+    expected = {
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "label_map.json",
+        "config.yaml",
+        "report.json",
+        "report.md",
+        "confusion.png",
+        "learning_curve.png",
+        "manifest.json",
+        "version.json",
+        "base_model.json",
+    }
     assert expected <= files
     manifest = json.loads((version.path / "manifest.json").read_text())["files"]
     assert set(manifest) == files - {"manifest.json"}
@@ -81,8 +93,21 @@ def test_cli_models_predict_evaluate(trained: tuple[Path, training.TrainResult],
     assert shown.exit_code == 0 and '"dataset_hash"' in shown.output
     predicted = runner.invoke(app, ["predict", "--model", "tiny", "I lost my card", "--top-k", "2"])
     assert predicted.exit_code == 0 and "lost_or_stolen_card" in predicted.output
-    evaluated = runner.invoke(app, ["evaluate", "tiny:1", "--data", str(data), "--text-column", "message",
-                                    "--label-column", "intent", "--output", str(tmp_path / "ev")])
+    evaluated = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "tiny:1",
+            "--data",
+            str(data),
+            "--text-column",
+            "message",
+            "--label-column",
+            "intent",
+            "--output",
+            str(tmp_path / "ev"),
+        ],
+    )
     assert evaluated.exit_code == 0, evaluated.output
     assert "accuracy" in evaluated.output and (tmp_path / "ev" / "confusion.png").is_file()
     assert json.loads((tmp_path / "ev" / "report.json").read_text())["n"] == 36
@@ -134,13 +159,20 @@ def test_reproducible_and_lora_and_delete(home: Path, tiny_csv: Path) -> None:
     deleted = runner.invoke(app, ["models", "delete", "tiny:1"])
     assert deleted.exit_code == 0 and not first.version.path.exists()
     with store.session() as db:
-        assert [v for (v,) in db.execute(select(store.ModelVersion.version).where(store.ModelVersion.name == "tiny"))] == [2]
+        assert [
+            v for (v,) in db.execute(select(store.ModelVersion.version).where(store.ModelVersion.name == "tiny"))
+        ] == [2]
 
 
 def test_multi_label(home: Path, tmp_path: Path) -> None:
     rows = [{"text": t, "labels": label} for label, texts in INTENTS.items() for t in texts]
-    rows += [{"text": f"my card was stolen and the new one has not arrived {i}",
-              "labels": "lost_or_stolen_card|card_arrival"} for i in range(6)]
+    rows += [
+        {
+            "text": f"my card was stolen and the new one has not arrived {i}",
+            "labels": "lost_or_stolen_card|card_arrival",
+        }
+        for i in range(6)
+    ]
     data = write_rows(tmp_path / "ml.csv", rows)
     raw = recipe_dict(data, max_steps=4) | {"name": "tiny-ml"}
     raw["data"] = {"path": str(data), "label_column": "labels", "label_separator": "|"}

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import recipe_dict
 from transformers import TrainerCallback
 from typer.testing import CliRunner
 
@@ -15,7 +16,6 @@ from modelyard import train as training
 from modelyard.cli import app
 from modelyard.config import parse_recipe
 from modelyard.errors import ConfigError, TrainingError
-from tests.conftest import recipe_dict
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ from modelyard.data.validate import to_examples
 from modelyard.errors import DataError
 
 GOOD = [
-    ("a.csv", "text,label\nhello there,greet\n\"bye, now\",leave\n"),
+    ("a.csv", 'text,label\nhello there,greet\n"bye, now",leave\n'),
     ("a.tsv", "text\tlabel\nhello there\tgreet\nbye, now\tleave\n"),
     ("a.jsonl", '{"text": "hello there", "label": "greet"}\n\n{"text": "bye, now", "label": "leave"}\n'),
 ]
@@ -46,7 +46,12 @@ def test_multi_label_from_separator_and_lists(tmp_path: Path) -> None:
 
 BAD = [
     ("missing column", "a.csv", b"message,label\nhi,x\n", "column 'text' not found; the file has columns 'message'"),
-    ("empty text", "a.csv", b"text,label\nhi,x\n   ,y\n,z\n", "a.csv: column 'text' is empty or whitespace-only at lines 3, 4"),
+    (
+        "empty text",
+        "a.csv",
+        b"text,label\nhi,x\n   ,y\n,z\n",
+        "column 'text' is empty or whitespace-only at lines 3, 4",
+    ),
     ("empty label", "a.csv", b"text,label\nhi,\n", "column 'label' is empty at line 2"),
     ("latin-1 bytes", "a.csv", b"text,label\nok,x\ncaf\xe9,y\n", "a.csv:3:4: byte 0xe9 is not valid UTF-8"),
     ("ragged row", "a.csv", b"text,label\nhi,x,extra\n", "a.csv:2: expected 2 fields"),

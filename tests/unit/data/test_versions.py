@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import write_rows
+
+Rows = list[dict[str, str]]
 
 from modelyard import store
 from modelyard.config import DataSpec
 from modelyard.data.validate import quality_report, warnings_of
 from modelyard.data.versions import import_data, list_versions, load_splits, resolve
 from modelyard.errors import DataError, NotFound
-from tests.conftest import write_rows
 
 
 def spec(path: Path, **extra: object) -> DataSpec:
@@ -42,20 +44,22 @@ def test_same_content_same_version_other_seed_new_version(home: Path, tiny_csv: 
         assert db.scalar(select(func.count()).select_from(store.DatasetVersion)) == 2
 
 
-def test_split_column_is_respected(home: Path, tmp_path: Path, tiny_rows: list[dict[str, str]]) -> None:
+def test_split_column_is_respected(home: Path, tmp_path: Path, tiny_rows: Rows) -> None:
     rows = [r | {"split": ["train", "train", "dev", "test"][i % 4]} for i, r in enumerate(tiny_rows)]
     version = import_data(spec(write_rows(tmp_path / "s.csv", rows), split_column="split"), project="p")
     assert version.split_sizes == {"train": 18, "validation": 9, "test": 9}
 
 
-def test_bad_split_value_names_the_line(home: Path, tmp_path: Path, tiny_rows: list[dict[str, str]]) -> None:
+def test_bad_split_value_names_the_line(home: Path, tmp_path: Path, tiny_rows: Rows) -> None:
     rows = [r | {"split": "train"} for r in tiny_rows]
     rows[4]["split"] = "holdout"
     with pytest.raises(DataError, match=r"s.csv:6: split value 'holdout'"):
         import_data(spec(write_rows(tmp_path / "s.csv", rows), split_column="split"), project="p")
 
 
-def test_rare_label_is_refused_and_nothing_is_written(home: Path, tmp_path: Path, tiny_rows: list[dict[str, str]]) -> None:
+def test_rare_label_is_refused_and_nothing_is_written(
+    home: Path, tmp_path: Path, tiny_rows: list[dict[str, str]]
+) -> None:
     rows = [*tiny_rows, {"message": "close my account please", "intent": "close_account"}]
     with pytest.raises(DataError, match=r"fewer than 3 examples.*'close_account' \(1\)"):
         import_data(spec(write_rows(tmp_path / "r.csv", rows)), project="p")
@@ -64,7 +68,7 @@ def test_rare_label_is_refused_and_nothing_is_written(home: Path, tmp_path: Path
         assert db.scalar(select(func.count()).select_from(store.DatasetVersion)) == 0
 
 
-def test_given_split_files_and_unseen_labels(home: Path, tmp_path: Path, tiny_rows: list[dict[str, str]]) -> None:
+def test_given_split_files_and_unseen_labels(home: Path, tmp_path: Path, tiny_rows: Rows) -> None:
     train = write_rows(tmp_path / "train.csv", tiny_rows[:30])
     valid = write_rows(tmp_path / "valid.csv", tiny_rows[30:])
     ok = import_data(DataSpec(train=train, validation=valid, text_column="message", label_column="intent"), project="p")
@@ -73,7 +77,9 @@ def test_given_split_files_and_unseen_labels(home: Path, tmp_path: Path, tiny_ro
         import_data(DataSpec(train=valid, validation=train, text_column="message", label_column="intent"), project="p")
 
 
-def test_duplicates_and_imbalance_are_reported_not_fatal(home: Path, tmp_path: Path, tiny_rows: list[dict[str, str]]) -> None:
+def test_duplicates_and_imbalance_are_reported_not_fatal(
+    home: Path, tmp_path: Path, tiny_rows: list[dict[str, str]]
+) -> None:
     big = tiny_rows + [tiny_rows[0]] * 3 + [{"message": tiny_rows[0]["message"], "intent": "exchange_rate"}]
     big += [{"message": f"where is card number {i}", "intent": "card_arrival"} for i in range(200)]
     version = import_data(spec(write_rows(tmp_path / "d.csv", big)), project="p")
