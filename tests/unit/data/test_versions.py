@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import func, select
 from tests.conftest import write_rows
 
-Rows = list[dict[str, str]]
-
 from modelyard import store
 from modelyard.config import DataSpec
 from modelyard.data.validate import quality_report, warnings_of
 from modelyard.data.versions import import_data, list_versions, load_splits, resolve
 from modelyard.errors import DataError, NotFound
+
+Rows = list[dict[str, str]]
 
 
 def spec(path: Path, **extra: object) -> DataSpec:
