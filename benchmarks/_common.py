@@ -1,0 +1,81 @@
+"""Shared by the benchmark scripts: an isolated modelyard home, machine facts, and the result file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PACKAGES = ("modelyard", "torch", "transformers", "peft", "accelerate", "tokenizers", "scikit-learn")
+
+
+def isolated_home(name: str) -> Path:
+    """A fresh MODELYARD_HOME for one benchmark; the archive cache is shared so data is fetched once."""
+    home = Path(tempfile.mkdtemp(prefix=f"modelyard-bench-{name}-"))
+    os.environ["MODELYARD_HOME"] = str(home)
+    os.environ.setdefault("MODELYARD_CACHE", str(Path.home() / ".modelyard" / "cache"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.pop("MODELYARD_DB_URL", None)
+    return home
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gib = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        kib = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
+        memory_gib = round(kib / 2**20, 1)
+    import torch
+
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": memory_gib,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": {name: _version(name) for name in PACKAGES},
+    }
+
+
+def _script() -> str:
+    return os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def write_result(name: str, payload: dict[str, Any]) -> Path:
+    """benchmarks/results/<name>.json with the figures, the machine, the time and the command to rerun."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    record = payload | {
+        "machine": machine(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "HF_HUB_OFFLINE=1 .venv/bin/python "
+        + shlex.join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+    }
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in record.items() if k not in ("machine", "per_class")}, indent=2))
+    return path
