@@ -104,3 +104,9 @@ def test_unknown_dataset_reference(home: Path) -> None:
         resolve("nope/nothing")
     with pytest.raises(DataError, match="project/name"):
         resolve("justaname")
+
+
+def test_an_imported_version_is_referenced_by_name(home: Path, tiny_csv: Path) -> None:
+    imported = import_data(spec(tiny_csv), project="support", name="intents")
+    assert import_data(DataSpec(dataset="support/intents"), project="other") == imported
+    assert import_data(DataSpec(dataset=f"support/intents@{imported.content_hash[:8]}"), project="x") == imported
