@@ -20,11 +20,11 @@ def test_packaged_default_resolves_to_its_folder() -> None:
 def test_local_folder(tmp_path: Path) -> None:
     folder = tmp_path / "saved"
     folder.mkdir()
-    with pytest.raises(ModelLoadError, match="no config.json"):
+    with pytest.raises(ModelLoadError, match=r"no config\.json"):
         models.resolve(str(folder))
     (folder / "config.json").write_text("{}")
     assert models.resolve(str(folder)).source == "local"
-    with pytest.raises(ModelLoadError, match="does not exist; local alternatives.*minilm-l6"):
+    with pytest.raises(ModelLoadError, match=r"does not exist; local alternatives.*minilm-l6"):
         models.resolve(str(tmp_path / "absent"))
 
 
