@@ -45,7 +45,9 @@ data_app = typer.Typer(help="Import and list your own labelled data.", no_args_i
 models_app = typer.Typer(help="List, inspect, promote and delete model versions.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(data_app, name="data")
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
 
 
 @app.callback()
@@ -228,6 +230,88 @@ def models_delete(model: str, force: Annotated[bool, typer.Option(help="Allow de
 
     version = registry.delete(model, force=force)
     out.print(f"deleted {version.ref}")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin | developer | client")] = "client",
+    project: Annotated[list[str] | None, typer.Option(help="Project the key may use (repeat; '*' for all).")] = None,
+    name: Annotated[str, typer.Option(help="A note saying who or what holds the key.")] = "",
+) -> None:
+    """Create an API key; it is printed once and cannot be shown again."""
+    from modelyard import access, audit
+
+    created = access.create(role, list(project or []), name)
+    audit.record(None, "create_key", f"key:{created.principal.key_id}", "ok (cli)")
+    err.print(f"key {created.principal.key_id} · role {role} · projects {', '.join(created.principal.projects)}")
+    err.print("store it now; it is not shown again:")
+    out.print(created.key, highlight=False)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """API keys (ids, roles, projects, state; never the secrets)."""
+    from modelyard import access
+
+    table = Table("key id", "role", "projects", "name", "created", "revoked")
+    for principal, created, revoked in access.list_keys():
+        table.add_row(
+            principal.key_id,
+            principal.role,
+            ", ".join(principal.projects),
+            principal.name,
+            created.strftime("%Y-%m-%d %H:%M"),
+            revoked.strftime("%Y-%m-%d %H:%M") if revoked else "",
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key; every server refuses it within a few seconds."""
+    from modelyard import access, audit
+
+    access.revoke(key_id)
+    audit.record(None, "revoke_key", f"key:{key_id}", "ok (cli)")
+    out.print(f"revoked {key_id}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    model: Annotated[list[str] | None, typer.Option(help="Serve only these names (repeat).")] = None,
+    max_batch_size: Annotated[int, typer.Option(help="Texts per forward pass at most.")] = 32,
+    max_wait_ms: Annotated[float, typer.Option(help="How long a request may wait for others to batch with.")] = 5.0,
+    max_queue: Annotated[int, typer.Option(help="Texts waiting per model before 503.")] = 1024,
+    poll_seconds: Annotated[float, typer.Option(help="Registry check interval (hot swap).")] = 5.0,
+    workers: Annotated[int, typer.Option(help="Server processes on this port.")] = 1,
+) -> None:
+    """Serve every production model (or the named ones) over the REST API."""
+    import os
+
+    import uvicorn
+
+    from modelyard.serve.app import ServeConfig
+
+    config = _validated(
+        ServeConfig,
+        models=tuple(model) if model else None,
+        max_batch_size=max_batch_size,
+        max_wait_ms=max_wait_ms,
+        max_queue=max_queue,
+        poll_seconds=poll_seconds,
+    )
+    os.environ["MODELYARD_SERVE_CONFIG"] = config.model_dump_json()
+    uvicorn.run(
+        "modelyard.serve.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 def _fmt(value: object) -> str:

@@ -9,6 +9,10 @@ working::
     ├── DataError(ValueError)         an input data file cannot be used as given
     ├── NotFound(LookupError)         a project, dataset, model or version is missing
     ├── AlreadyExists(ValueError)     a name or version is taken
+    ├── NotAuthenticated(PermissionError)  no key, a wrong key or a revoked key (HTTP 401)
+    ├── AccessDenied(PermissionError) the key's role or project does not allow it (HTTP 403)
+    ├── TooLarge(ValueError)          a request exceeds a stated limit (HTTP 413)
+    ├── Overloaded(RuntimeError)      the server's queue is full; retry later (HTTP 503)
     ├── ModelLoadError(RuntimeError)  a base model or model version cannot be loaded
     ├── IntegrityError(RuntimeError)  stored files do not match their manifest
     ├── FetchError(RuntimeError)      a pinned archive cannot be downloaded or verified
@@ -73,3 +77,31 @@ class TrainingError(ModelyardError, RuntimeError):
     """A training run failed or was interrupted."""
 
     exit_code = 9
+
+
+class NotAuthenticated(ModelyardError, PermissionError):
+    """No API key, a malformed or wrong one, or a revoked one."""
+
+    exit_code = 10
+
+
+class AccessDenied(ModelyardError, PermissionError):
+    """The key is valid but its role or project scope does not allow the action."""
+
+    exit_code = 11
+
+
+class TooLarge(ModelyardError, ValueError):
+    """A request exceeds a stated limit (texts per request, characters per text)."""
+
+    exit_code = 12
+
+
+class Overloaded(ModelyardError, RuntimeError):
+    """The server's queue is full; the client should retry after ``retry_after`` seconds."""
+
+    exit_code = 13
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

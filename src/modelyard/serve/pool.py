@@ -1,0 +1,171 @@
+"""The models a server holds, kept in step with the registry without a restart.
+
+``refresh`` asks the registry which version each served name should run (its
+production version; a name given explicitly falls back to its latest). A new
+version is loaded beside the old one — files verified against their manifest
+first — and swapped in only once it works; a version that fails verification
+or loading is refused, logged and counted, and the previous one keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from modelyard import registry, store
+from modelyard.artifacts import verify_manifest
+from modelyard.errors import ModelyardError, NotFound
+from modelyard.serve.batching import Batcher
+from modelyard.serve.metrics import ServerMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    max_batch_size: int = 32
+    max_wait_ms: float = 5.0
+    max_queue: int = 1024
+
+
+@dataclass
+class Served:
+    version: registry.VersionInfo
+    predictor: Any
+    runtime: str
+    batcher: Batcher
+    load_seconds: float
+
+
+@dataclass
+class LoadFailure:
+    ref: str
+    message: str
+    at: float = field(default_factory=time.time)
+
+
+def load_predictor(folder: Path) -> tuple[Any, str]:
+    """The int8 ONNX runtime when a usable export exists, the torch model otherwise."""
+    export = folder / "export.json"
+    if export.is_file() and json.loads(export.read_text(encoding="utf-8")).get("usable"):
+        from modelyard.runtime import OnnxPredictor
+
+        return OnnxPredictor(folder), "onnx-int8"
+    from modelyard.tasks.text_classification.predict import Predictor
+
+    config = json.loads((folder / "version.json").read_text(encoding="utf-8"))["config"]
+    return Predictor(folder, max_length=int(config["model"]["max_length"])), "torch"
+
+
+class ModelPool:
+    def __init__(self, names: list[str] | None, batching: BatchSettings, metrics: ServerMetrics) -> None:
+        self.names = names
+        self.batching = batching
+        self.metrics = metrics
+        self.served: dict[str, Served] = {}
+        self.failures: dict[str, LoadFailure] = {}
+        self._lock = asyncio.Lock()
+
+    def get(self, name: str) -> Served:
+        served = self.served.get(name)
+        if served is None:
+            raise NotFound(f"model {name!r} is not served here; GET /v1/models lists the served ones")
+        return served
+
+    def _wanted(self) -> dict[str, registry.VersionInfo]:
+        if self.names is None:
+            with store.session() as db:
+                names = sorted(
+                    set(db.scalars(select(store.ModelVersion.name).where(store.ModelVersion.stage == "production")))
+                )
+        else:
+            names = self.names
+        wanted = {}
+        for name in names:
+            try:
+                wanted[name] = registry.get(name)
+            except NotFound:
+                log.warning("model %s has no registered version yet", name)
+        return wanted
+
+    async def refresh(self) -> None:
+        """Load what changed in the registry; unload names no longer wanted."""
+        async with self._lock:
+            wanted = await asyncio.to_thread(self._wanted)
+            for name, version in wanted.items():
+                current = self.served.get(name)
+                if current is not None and current.version.version == version.version:
+                    continue
+                failed = self.failures.get(name)
+                if failed is not None and failed.ref == version.ref:
+                    continue  # refused once already; do not reload a bad version every poll
+                await self._load(name, version)
+            for name in set(self.served) - set(wanted):
+                await self.served.pop(name).batcher.stop()
+
+    async def _load(self, name: str, version: registry.VersionInfo) -> None:
+        started = time.perf_counter()
+        try:
+            predictor, runtime = await asyncio.to_thread(self._load_verified, version)
+        except (ModelyardError, OSError, ValueError, RuntimeError) as error:
+            self.failures[name] = LoadFailure(version.ref, str(error))
+            self.metrics.load_failures.labels(name).inc()
+            keeping = self.served.get(name)
+            log.error(
+                "refused %s: %s; %s",
+                version.ref,
+                error,
+                f"still serving {keeping.version.ref}" if keeping else "nothing served for this name",
+            )
+            return
+        seconds = time.perf_counter() - started
+        batcher = Batcher(
+            predictor.probabilities,
+            max_batch_size=self.batching.max_batch_size,
+            max_wait_ms=self.batching.max_wait_ms,
+            max_queue=self.batching.max_queue,
+            on_batch=self._observer(name),
+        )
+        batcher.start()
+        previous = self.served.get(name)
+        self.served[name] = Served(version, predictor, runtime, batcher, seconds)
+        self.failures.pop(name, None)
+        self.metrics.load_seconds.labels(name, str(version.version), runtime).set(seconds)
+        log.info("serving %s with %s (loaded in %.1fs)", version.ref, runtime, seconds)
+        if previous is not None:
+            await previous.batcher.stop()
+
+    @staticmethod
+    def _load_verified(version: registry.VersionInfo) -> tuple[Any, str]:
+        verify_manifest(version.path)
+        return load_predictor(version.path)
+
+    def _observer(self, name: str) -> Any:
+        def observe(count: int, seconds: float) -> None:
+            self.metrics.batch_size.labels(name).observe(count)
+            self.metrics.forward_seconds.labels(name).observe(seconds)
+
+        return observe
+
+    def queue_depths(self) -> dict[str, int]:
+        return {name: served.batcher.waiting_texts for name, served in self.served.items()}
+
+    async def watch(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except Exception:  # a failed poll (database blip) must not end the watcher
+                log.exception("registry poll failed")
+
+    async def close(self) -> None:
+        for served in self.served.values():
+            await served.batcher.stop()
+        self.served.clear()

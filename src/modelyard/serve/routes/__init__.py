@@ -1,0 +1,1 @@
+"""Route modules: health/metrics, models, predict, admin."""
