@@ -102,7 +102,7 @@ def main() -> None:
         [sys.executable, "-m", "modelyard", "serve", "--port", "8710", "--model", args.model],
         env=os.environ,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     try:
         wait_ready("http://127.0.0.1:8710/readyz")
@@ -117,7 +117,7 @@ def main() -> None:
         cwd=HERE / "baselines",
         env=baseline_env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     try:
         wait_ready_post(8711)
