@@ -34,7 +34,7 @@ def atomic_folder(destination: Path) -> Iterator[Path]:
         yield temporary
         _fsync_tree(temporary)
         os.rename(temporary, destination)
-        _fsync_dir(destination.parent)
+        fsync_path(destination.parent)
     finally:
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)
@@ -46,11 +46,20 @@ def _fsync_tree(folder: Path) -> None:
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
     for path in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
-        _fsync_dir(path)
+        fsync_path(path)
 
 
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Flush a file's bytes, or a folder's entries (so renames in it survive a crash), to disk.
+
+    Some platforms cannot open a folder; there it is skipped, as nothing else can be done.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        if path.is_dir():
+            return
+        raise
     try:
         os.fsync(descriptor)
     finally:

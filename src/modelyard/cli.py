@@ -158,6 +158,36 @@ def evaluate(
     out.print(f"report: {result.files.get('report.md', result.folder)}")
 
 
+@app.command("export")
+def export_model(
+    model: str,
+    format: Annotated[str, typer.Option("--format", help="Only onnx for now.")] = "onnx",
+    quantize: Annotated[str, typer.Option(help="int8 (served by default) | none")] = "int8",
+) -> None:
+    """Export NAME[:VERSION] to ONNX (int8 by default), check it against torch and store it with the version."""
+    from modelyard import export
+
+    with err.status(f"exporting {model}"):
+        result = export.run(model, format=format, quantize=quantize)  # type: ignore[arg-type]  # run validates
+    table = Table("file", "MB", "max Δprob", "accuracy (torch)", "agreement", "parity")
+    for name, parity in result.parity.items():
+        table.add_row(
+            name,
+            f"{result.sizes[name] / 1e6:.1f}",
+            f"{parity.max_prob_diff:.4f}",
+            f"{parity.accuracy:.4f} ({parity.torch_accuracy:.4f})",
+            f"{parity.agreement:.4f}",
+            "[green]ok[/]" if parity.passed else "[red]failed[/]",
+        )
+    out.print(table)
+    parity = result.parity[result.served_file]
+    out.print(
+        f"{result.ref}: torch weights {result.weights_bytes / 1e6:.1f} MB; parity on {parity.n} {parity.split} "
+        f"examples; usable: {'[green]yes[/]' if result.usable else '[red]no[/]'} ({result.seconds:.0f}s)"
+    )
+    result.check()
+
+
 @app.command()
 def predict(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to classify.")] = None,

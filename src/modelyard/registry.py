@@ -81,9 +81,10 @@ def _info(row: store.ModelVersion) -> VersionInfo:
     )
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(names: tuple[str, ...] = _PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names`` (the training stack by default), recorded for reproducibility."""
     found = {}
-    for name in _PACKAGES:
+    for name in names:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from modelyard import settings
+from modelyard.artifacts import fsync_path
 from modelyard.errors import ConfigError, FetchError, NotFound
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -366,20 +367,6 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
-    """Make the renames durable; some platforms cannot open a folder, which is fine to skip."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _build_info(entry: KnownDataset, parsed: _Parsed, seed: int | None, files: dict[str, str]) -> dict[str, Any]:
     labels = Counter(label for rows in parsed.splits.values() for _, label in rows)
     return {
@@ -412,7 +399,7 @@ def _swap_into_place(built: Path, dest: Path) -> None:
         if old is not None:
             os.replace(old, dest)
         raise
-    _fsync_dir(dest.parent)
+    fsync_path(dest.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

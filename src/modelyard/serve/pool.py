@@ -52,12 +52,15 @@ class LoadFailure:
 
 
 def load_predictor(folder: Path) -> tuple[Any, str]:
-    """The int8 ONNX runtime when a usable export exists, the torch model otherwise."""
+    """The exported ONNX model (int8 unless exported with ``--quantize none``) when a usable export exists,
+    the torch model otherwise. The second value names the runtime for logs, metrics and the model card."""
     export = folder / "export.json"
-    if export.is_file() and json.loads(export.read_text(encoding="utf-8")).get("usable"):
-        from modelyard.runtime import OnnxPredictor
+    record = json.loads(export.read_text(encoding="utf-8")) if export.is_file() else {}
+    if record.get("usable"):
+        from modelyard.runtime import INT8_FILE, OnnxPredictor
 
-        return OnnxPredictor(folder), "onnx-int8"
+        predictor = OnnxPredictor(folder)
+        return predictor, "onnx-int8" if predictor.model_file.name == INT8_FILE else "onnx-fp32"
     from modelyard.tasks.text_classification.predict import Predictor
 
     config = json.loads((folder / "version.json").read_text(encoding="utf-8"))["config"]

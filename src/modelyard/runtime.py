@@ -1,0 +1,143 @@
+"""Score texts with a version's exported ONNX model on ONNX Runtime (CPU).
+
+``OnnxPredictor`` has the interface of ``tasks.text_classification.predict.Predictor``
+(``label_map``, ``probabilities``, ``predict``) so the server can use either. It
+reads ``export.json`` first and refuses an export whose parity check failed:
+such a file is kept for inspection, never served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from transformers import AutoTokenizer
+
+from modelyard import registry
+from modelyard.artifacts import verify_manifest
+from modelyard.errors import ModelLoadError
+from modelyard.tasks.text_classification.config import LabelMap
+from modelyard.tasks.text_classification.predict import Scored, top_labels
+
+EXPORT_RECORD = "export.json"
+FP32_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, not the host's count, inside containers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def inference_session(model_file: Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session with all graph optimisations and one intra-op thread per core."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or available_cores()
+    # One request runs one graph; parallelism comes from the intra-op pool, not from running nodes side by side.
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    try:
+        return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own untyped errors (bad file, unknown op, ...)
+        raise ModelLoadError(f"ONNX Runtime cannot load {model_file}: {error}") from None
+
+
+def read_export_record(folder: Path) -> dict[str, Any]:
+    """The ``export.json`` of a version folder, or a ModelLoadError that says how to make one."""
+    path = folder / EXPORT_RECORD
+    if not path.is_file():
+        raise ModelLoadError(f"{folder} has no ONNX export; run `modelyard export NAME:VERSION` first")
+    record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return record
+
+
+class OnnxPredictor:
+    """Loads an exported model once; scores texts in length-sorted batches like ``Predictor``."""
+
+    def __init__(
+        self,
+        folder: Path,
+        int8: bool | None = None,
+        *,
+        max_length: int | None = None,
+        threads: int | None = None,
+        allow_unusable: bool = False,
+    ) -> None:
+        """``int8``: True for model.int8.onnx, False for model.onnx, None (default) for the file the export serves
+        (int8 unless it was exported with ``--quantize none``). ``threads``: intra-op threads, default one per core.
+        """
+        record = read_export_record(folder)
+        chosen = {None: str(record.get("served_file", INT8_FILE)), True: INT8_FILE, False: FP32_FILE}
+        file = chosen[int8]
+        if file not in record.get("sizes", {}):
+            raise ModelLoadError(f"{folder} was exported without {file}; run `modelyard export` with --quantize int8")
+        if not record.get("usable") and not allow_unusable:
+            raise ModelLoadError(
+                f"the ONNX export in {folder} failed its parity check ({'; '.join(record.get('failures', []))}); "
+                "it is kept for inspection but not served — retrain, or export with --quantize none"
+            )
+        self._setup(folder / file, folder, max_length or int(record["max_length"]), threads)
+
+    @classmethod
+    def from_file(cls, model_file: Path, folder: Path, *, max_length: int, threads: int | None = None) -> OnnxPredictor:
+        """A predictor on any ONNX file with the tokenizer and label map of ``folder`` (no export.json needed)."""
+        predictor = cls.__new__(cls)
+        predictor._setup(model_file, folder, max_length, threads)
+        return predictor
+
+    def _setup(self, model_file: Path, folder: Path, max_length: int, threads: int | None) -> None:
+        self.model_file = model_file
+        self.label_map = LabelMap.load(folder)
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.max_length = max_length
+        self.threads = threads or available_cores()
+        self.session = inference_session(model_file, self.threads)
+        self.input_names = [node.name for node in self.session.get_inputs()]
+
+    def logits(self, texts: list[str]) -> NDArray[np.float32]:
+        """Raw logits of one batch, in the given order (padded to the batch's longest text)."""
+        batch = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True, return_tensors="np")
+        feed = {name: np.asarray(batch[name], dtype=np.int64) for name in self.input_names}
+        logits: NDArray[np.float32] = self.session.run(["logits"], feed)[0]
+        return logits
+
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float32]:
+        """Class probabilities (softmax, or sigmoid per label for multi-label), in input order."""
+        # Sorting by length keeps padding per batch small; results are put back in input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), len(self.label_map.labels)), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            out[chunk] = scores_of(self.logits([texts[i] for i in chunk]), self.label_map.multi_label)
+        return out
+
+    def predict(self, texts: list[str], top_k: int = 3, batch_size: int = 64) -> list[list[Scored]]:
+        """The ``top_k`` labels with their probabilities for each text."""
+        probs = self.probabilities(texts, batch_size)
+        return [top_labels(row, self.label_map.labels, top_k) for row in probs]
+
+
+def scores_of(logits: NDArray[np.float32], multi_label: bool) -> NDArray[np.float32]:
+    """Sigmoid per label (multi-label) or a numerically stable softmax over the classes."""
+    logits = logits.astype(np.float32)
+    if multi_label:
+        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float32)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=-1, keepdims=True), dtype=np.float32)
+
+
+def load_onnx_predictor(ref: str, int8: bool | None = None) -> tuple[registry.VersionInfo, OnnxPredictor]:
+    """The version behind ``ref`` and an ONNX predictor on its verified, usable export."""
+    version = registry.get(ref)
+    verify_manifest(version.path)
+    return version, OnnxPredictor(version.path, int8, max_length=int(version.config["model"]["max_length"]))
