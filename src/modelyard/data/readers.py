@@ -118,7 +118,9 @@ def _read_delimited(path: Path, text: str, delimiter: str) -> Table:
 def _read_jsonl(path: Path, text: str) -> Table:
     rows: list[Row] = []
     columns: dict[str, None] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    # JSON Lines ends records with "\n" only: str.splitlines() would also cut at U+2028, U+0085 and
+    # other characters that JSON allows raw inside a string.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

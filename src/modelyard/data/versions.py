@@ -170,7 +170,9 @@ def load_splits(info: DatasetVersionInfo) -> dict[str, list[Example]]:
         path = info.folder / f"{split}.jsonl"
         rows: list[Example] = []
         if path.is_file():
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            # Split at "\n" only: texts may hold U+2028 and the like, which str.splitlines() also cuts at.
+            lines = path.read_text(encoding="utf-8").split("\n")
+            for number, line in enumerate(lines[:-1] if lines[-1] == "" else lines, start=1):
                 record = json.loads(line)
                 label = tuple(record["label"]) if isinstance(record["label"], list) else record["label"]
                 rows.append(Example(record["text"], label, number))

@@ -44,6 +44,17 @@ def test_same_content_same_version_other_seed_new_version(home: Path, tiny_csv: 
         assert db.scalar(select(func.count()).select_from(store.DatasetVersion)) == 2
 
 
+def test_texts_with_unicode_line_separators_round_trip(home: Path, tmp_path: Path, tiny_rows: Rows) -> None:
+    # Rotten Tomatoes has such texts; JSON keeps U+2028/U+0085 raw, so a splitlines() reader broke on them.
+    odd = ["a\u2028b", "c\x85d", "e\x1cf", "g\rh"]
+    rows = [{**row, "message": row["message"] + odd[i % len(odd)]} for i, row in enumerate(tiny_rows)]
+    jsonl = tmp_path / "odd.jsonl"
+    jsonl.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    version = import_data(spec(jsonl), project="p")
+    stored = sorted(e.text for split in load_splits(version).values() for e in split)
+    assert stored == sorted(row["message"] for row in rows)
+
+
 def test_split_column_is_respected(home: Path, tmp_path: Path, tiny_rows: Rows) -> None:
     rows = [r | {"split": ["train", "train", "dev", "test"][i % 4]} for i, r in enumerate(tiny_rows)]
     version = import_data(spec(write_rows(tmp_path / "s.csv", rows), split_column="split"), project="p")
