@@ -70,8 +70,8 @@ def main() -> None:
     rows = export.stored_examples(version.dataset_hash, "test")
     if args.smoke:
         rows = rows[:64]
-    texts = [row["text"] for row in rows]
-    gold = np.array([torch_model.label_map.label2id[row["label"]] for row in rows])
+    texts = [row.text for row in rows]
+    gold = np.array([torch_model.label_map.label2id[str(row.label)] for row in rows])
     order = list(range(len(texts)))
     random.Random(args.seed).shuffle(order)
 

@@ -65,6 +65,8 @@ from sqlalchemy import select
 from modelyard import registry, store
 from modelyard.artifacts import MANIFEST, fsync_path, sha256_file, verify_manifest
 from modelyard.config import FrozenModel
+from modelyard.data.validate import Example
+from modelyard.data.versions import read_split
 from modelyard.errors import ConfigError, DataError, ModelLoadError, NotFound
 from modelyard.runtime import EXPORT_RECORD, FP32_FILE, INT8_FILE, OnnxPredictor
 from modelyard.tasks.text_classification.config import LabelMap
@@ -267,15 +269,14 @@ def run(
 def parity_examples(dataset_hash: str, label_map: LabelMap) -> tuple[str, list[str], NDArray[Any]]:
     """Texts and encoded labels of the version's stored validation split (else test, else train)."""
     for split in _PARITY_SPLITS:
-        records = stored_examples(dataset_hash, split)[:MAX_PARITY_EXAMPLES]
-        if records:
-            labels = [tuple(r["label"]) if isinstance(r["label"], list) else r["label"] for r in records]
-            return split, [r["text"] for r in records], np.array([label_map.encode(label) for label in labels])
+        examples = stored_examples(dataset_hash, split)[:MAX_PARITY_EXAMPLES]
+        if examples:
+            return split, [e.text for e in examples], np.array([label_map.encode(e.label) for e in examples])
     raise DataError(f"the dataset version {dataset_hash[:12]} holds no stored examples to check parity on")
 
 
-def stored_examples(dataset_hash: str, split: str) -> list[dict[str, Any]]:
-    """The ``{"text", "label"}`` records of one stored split of the dataset version with this hash ([] if none)."""
+def stored_examples(dataset_hash: str, split: str) -> list[Example]:
+    """The examples of one stored split of the dataset version with this hash ([] if none)."""
     with store.session() as db:
         row = db.scalars(
             select(store.DatasetVersion)
@@ -287,10 +288,8 @@ def stored_examples(dataset_hash: str, split: str) -> list[dict[str, Any]]:
                 f"the dataset version {dataset_hash[:12]} this model was trained on is not in the store; "
                 "the parity check needs its validation split — import the same data again"
             )
-        path = Path(row.path) / f"{split}.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        folder = Path(row.path)
+    return read_split(folder, split)
 
 
 def export_onnx(model: Any, tokenizer: Any, destination: Path) -> list[str]:

@@ -165,19 +165,22 @@ def _write_jsonl(path: Path, rows: list[Example]) -> None:
 
 def load_splits(info: DatasetVersionInfo) -> dict[str, list[Example]]:
     """The stored examples of each split, in their stored order."""
-    splits: dict[str, list[Example]] = {}
-    for split in SPLITS:
-        path = info.folder / f"{split}.jsonl"
-        rows: list[Example] = []
-        if path.is_file():
-            # Split at "\n" only: texts may hold U+2028 and the like, which str.splitlines() also cuts at.
-            lines = path.read_text(encoding="utf-8").split("\n")
-            for number, line in enumerate(lines[:-1] if lines[-1] == "" else lines, start=1):
-                record = json.loads(line)
-                label = tuple(record["label"]) if isinstance(record["label"], list) else record["label"]
-                rows.append(Example(record["text"], label, number))
-        splits[split] = rows
-    return splits
+    return {split: read_split(info.folder, split) for split in SPLITS}
+
+
+def read_split(folder: Path, split: str) -> list[Example]:
+    """The stored examples of one split of a dataset version's folder ([] when it has none)."""
+    path = folder / f"{split}.jsonl"
+    if not path.is_file():
+        return []
+    rows: list[Example] = []
+    # Split at "\n" only: texts may hold U+2028 and the like, which str.splitlines() also cuts at.
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for number, line in enumerate(lines[:-1] if lines[-1] == "" else lines, start=1):
+        record = json.loads(line)
+        label = tuple(record["label"]) if isinstance(record["label"], list) else record["label"]
+        rows.append(Example(record["text"], label, number))
+    return rows
 
 
 def _get_or_create_dataset(db: Any, project: str, name: str) -> store.Dataset:
