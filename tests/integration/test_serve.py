@@ -180,3 +180,5 @@ def test_hot_swap_and_corrupt_version_refusal(server: Server) -> None:
     ready = server.client.get("/readyz").json()
     assert "model.safetensors does not match" in ready["refused"]["tiny"]
     assert 'modelyard_model_load_failures_total{model="tiny"} 1.0' in server.client.get("/metrics").text
+    refusals = [e for e in audit.entries() if e.action == "model.load"]
+    assert [(e.key_id, e.resource, e.outcome) for e in refusals] == [(None, f"model:{third.version.ref}", "refused")]

@@ -4,7 +4,8 @@
 production version; a name given explicitly falls back to its latest). A new
 version is loaded beside the old one — files verified against their manifest
 first — and swapped in only once it works; a version that fails verification
-or loading is refused, logged and counted, and the previous one keeps serving.
+or loading is refused — logged, counted in ``modelyard_model_load_failures_total``,
+shown in ``/readyz`` and written to the audit log — and the previous one keeps serving.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from modelyard import registry, store
+from modelyard import audit, registry, store
 from modelyard.artifacts import verify_manifest
 from modelyard.errors import ModelyardError, NotFound
 from modelyard.serve.batching import Batcher
@@ -120,6 +121,9 @@ class ModelPool:
         except (ModelyardError, OSError, ValueError, RuntimeError) as error:
             self.failures[name] = LoadFailure(version.ref, str(error))
             self.metrics.load_failures.labels(name).inc()
+            # The alert: an error log line, the Prometheus counter and /readyz for the live view, and an
+            # audit row (no key: the server acted) so the refusal is on record after a restart.
+            await asyncio.to_thread(audit.record, None, "model.load", f"model:{version.ref}", "refused")
             keeping = self.served.get(name)
             log.error(
                 "refused %s: %s; %s",
