@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -106,8 +107,9 @@ def main() -> None:
     )
     try:
         wait_ready("http://127.0.0.1:8710/readyz")
-        modelyard = measure(8710, f"/v1/models/{args.model}/predict", texts, {"Authorization": f"Bearer {key}"}, args)
-        runtime = "onnx-int8" if (version.path / "export.json").is_file() else "torch"
+        headers = {"Authorization": f"Bearer {key}"}
+        runtime = served_runtime(8710, args.model, headers)
+        modelyard = measure(8710, f"/v1/models/{args.model}/predict", texts, headers, args)
     finally:
         stop(ours)
 
@@ -130,6 +132,7 @@ def main() -> None:
         {
             "throughput_ratio": round(modelyard["requests_per_second"] / plain["requests_per_second"], 2),
             "errors": modelyard["errors"],
+            "baseline_errors": plain["errors"],
             "p50_ms": modelyard["p50_ms"],
             "p99_ms": modelyard["p99_ms"],
             "modelyard": modelyard | {"runtime": runtime, "model": version.ref},
@@ -138,6 +141,13 @@ def main() -> None:
             "bar": {"throughput_ratio": 3, "errors": 0, "requests_at_least": 10_000},
         },
     )
+
+
+def served_runtime(port: int, model: str, headers: dict[str, str]) -> str:
+    """What the server says it runs the model with (onnx-int8, onnx-fp32 or torch)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models/{model}", headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(json.load(response)["runtime"])
 
 
 def wait_ready_post(port: int, seconds: float = 180) -> None:
