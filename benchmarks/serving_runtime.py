@@ -7,7 +7,7 @@ Trains nothing: point it at a home that holds a trained version (e.g. the one th
 benchmark left behind) with ``--home``. The version is exported first if it has no int8 export.
 Both predictors run in this one process on the same texts, and each timed call is what serving
 does: tokenize, run the model, turn logits into probabilities. Timed calls alternate between the
-two runtimes so that a noisy neighbour slows both alike.
+two runtimes in blocks (see ``_timed_pair``) so that a noisy neighbour slows both alike.
 
     .venv/bin/python benchmarks/serving_runtime.py --home /tmp/modelyard-bench-banking77-XXXX
     .venv/bin/python benchmarks/serving_runtime.py --home PATH --model tiny:1 --smoke   # a quick check
@@ -29,6 +29,8 @@ from _common import machine, write_result
 
 BARS = {"latency_ratio_b1": 2.5, "latency_ratio_b32": 2.5, "accuracy_drop": 0.005, "size_ratio": 3.0}
 OFFICIAL_TEST_SIZE = 3080
+BLOCK = 20
+PAUSE_SECONDS = 0.5
 
 
 def main() -> None:
@@ -145,17 +147,27 @@ def main() -> None:
 def _timed_pair(
     first: Callable[[list[str]], Any], second: Callable[[list[str]], Any], batches: list[list[str]], warmup: int
 ) -> tuple[list[float], list[float]]:
-    """Milliseconds per call of each function on the same batches, alternating which one goes first."""
+    """Milliseconds per call of each function on the same batches, in alternating blocks.
+
+    Blocks, not call-by-call alternation: both runtimes keep their worker threads spinning for a while
+    after a call (OpenMP in torch, ONNX Runtime's intra-op pool), which would slow whichever call comes
+    next. Alternating blocks of BLOCK calls, with a pause before each, keeps that out of the figures
+    while drift of a shared machine still hits both alike.
+    """
     first_ms: list[float] = []
     second_ms: list[float] = []
-    for index, batch in enumerate(batches):
-        pair = [(first, first_ms), (second, second_ms)]
-        for function, times in pair if index % 2 == 0 else reversed(pair):
-            started = time.perf_counter()
+    for function in (first, second):
+        for batch in batches[:warmup]:
             function(batch)
-            elapsed = (time.perf_counter() - started) * 1000
-            if index >= warmup:
-                times.append(elapsed)
+    timed = batches[warmup:]
+    for round_, start in enumerate(range(0, len(timed), BLOCK)):
+        pair = [(first, first_ms), (second, second_ms)]
+        for function, times in pair if round_ % 2 == 0 else reversed(pair):
+            time.sleep(PAUSE_SECONDS)
+            for batch in timed[start : start + BLOCK]:
+                started = time.perf_counter()
+                function(batch)
+                times.append((time.perf_counter() - started) * 1000)
     return first_ms, second_ms
 
 
