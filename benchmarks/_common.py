@@ -25,6 +25,8 @@ def isolated_home(name: str) -> Path:
     os.environ.setdefault("MODELYARD_CACHE", str(Path.home() / ".modelyard" / "cache"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.pop("MODELYARD_DB_URL", None)
+    # Printed so later benchmarks (serving_runtime, serving_load) can be pointed at what this one trained.
+    print(f"MODELYARD_HOME={home}", file=sys.stderr, flush=True)
     return home
 
 

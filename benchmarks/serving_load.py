@@ -4,8 +4,8 @@
 test texts), bounded in count and time. Each server runs alone on the same
 machine in the same run, same model version; `modelyard serve` uses the int8
 ONNX export when the version has a usable one, with dynamic batching.
-Needs a home with a production `banking77` version (benchmarks/banking77.py makes one;
-pass its folder with --home).
+Needs a home with a trained `banking77` version: pass the MODELYARD_HOME that
+benchmarks/banking77.py prints with --home (its production version is served, else its latest).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--home", required=True, help="MODELYARD_HOME holding a production banking77 version")
+    parser.add_argument("--home", required=True, help="MODELYARD_HOME holding a banking77 version")
     parser.add_argument("--model", default="banking77")
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -93,7 +93,7 @@ def main() -> None:
     from modelyard import access, registry
     from modelyard.data import fetch
 
-    version = registry.get(f"{args.model}:production")
+    version = registry.get(args.model)  # its production version, else its latest — what serve --model loads
     with fetch.fetch("banking77").splits["test"].open(encoding="utf-8", newline="") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
     key = access.create("client", [version.project], "serving_load benchmark").key
