@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,15 @@ def recipe_dict(data_file: Path, **training: object) -> dict[str, object]:
         "training": {"epochs": 2, "batch_size": 8, "learning_rate": 5e-4, "early_stopping_patience": None, "seed": 7}
         | training,
     }
+
+
+@contextmanager
+def module_home(root: Path) -> Iterator[Path]:
+    """A MODELYARD_HOME under ``root`` for a module-scoped fixture (the function-scoped ``home`` cannot
+    serve one), with the tiny support CSV written beside it; yields the CSV's path."""
+    rows = [{"message": t, "intent": label} for label, texts in INTENTS.items() for t in texts]
+    data = write_rows(root / "support.csv", rows)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MODELYARD_HOME", str(root / "home"))
+        patch.delenv("MODELYARD_DB_URL", raising=False)
+        yield data

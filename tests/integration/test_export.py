@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import INTENTS, recipe_dict, write_rows
+from tests.conftest import INTENTS, module_home, recipe_dict
 from typer.testing import CliRunner
 
 from modelyard import export, registry
@@ -33,11 +33,7 @@ EXPORTED = {"model.onnx", "model.int8.onnx", "export.json"}
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[registry.VersionInfo]:
     """One few-step model, exported once through the CLI, shared by the tests that only read it."""
     root = tmp_path_factory.mktemp("export")
-    rows = [{"message": t, "intent": label} for label, texts in INTENTS.items() for t in texts]
-    data = write_rows(root / "support.csv", rows)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELYARD_HOME", str(root / "home"))
-        patch.delenv("MODELYARD_DB_URL", raising=False)
+    with module_home(root) as data:
         training.run(parse_recipe(recipe_dict(data, max_steps=4)))
         result = runner.invoke(app, ["export", "tiny:1"])
         assert result.exit_code == 0, result.output

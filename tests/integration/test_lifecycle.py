@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 from sqlalchemy import select
-from tests.conftest import INTENTS, recipe_dict, write_rows
+from tests.conftest import INTENTS, module_home, recipe_dict, write_rows
 from typer.testing import CliRunner
 
 from modelyard import registry, store
@@ -26,11 +26,7 @@ runner = CliRunner()
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, training.TrainResult]]:
     """One real training run shared by the read-only tests of this module."""
     root = tmp_path_factory.mktemp("lifecycle")
-    rows = [{"message": t, "intent": label} for label, texts in INTENTS.items() for t in texts]
-    data = write_rows(root / "support.csv", rows)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELYARD_HOME", str(root / "home"))
-        patch.delenv("MODELYARD_DB_URL", raising=False)
+    with module_home(root) as data:
         result = training.run(parse_recipe(recipe_dict(data, epochs=3)))
         yield data, result
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import INTENTS, recipe_dict, write_rows
+from tests.conftest import INTENTS, module_home, recipe_dict
 
 from modelyard import access, audit, registry
 from modelyard import train as training
@@ -31,11 +31,7 @@ def bearer(key: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("serve")
-    rows = [{"message": t, "intent": label} for label, texts in INTENTS.items() for t in texts]
-    data = write_rows(root / "support.csv", rows)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELYARD_HOME", str(root / "home"))
-        patch.delenv("MODELYARD_DB_URL", raising=False)
+    with module_home(root) as data:
         training.run(parse_recipe(recipe_dict(data, epochs=3)))
         registry.promote("tiny:1", "production")
         keys = {
