@@ -71,7 +71,7 @@ class AuditWriter:
                         batch.append(item)
                     item = self._queue.get_nowait()
             except queue.Empty:
-                pass
+                pass  # drained: write what was gathered
             if batch:
                 self._write(batch)
 

@@ -66,7 +66,7 @@ from modelyard import registry, store
 from modelyard.artifacts import MANIFEST, fsync_path, sha256_file, verify_manifest
 from modelyard.config import FrozenModel
 from modelyard.data.validate import Example
-from modelyard.data.versions import read_split
+from modelyard.data.versions import folder_of, read_split
 from modelyard.errors import ConfigError, DataError, ModelLoadError, NotFound
 from modelyard.runtime import EXPORT_RECORD, FP32_FILE, INT8_FILE, OnnxPredictor
 from modelyard.tasks.text_classification.config import LabelMap
@@ -277,19 +277,7 @@ def parity_examples(dataset_hash: str, label_map: LabelMap) -> tuple[str, list[s
 
 def stored_examples(dataset_hash: str, split: str) -> list[Example]:
     """The examples of one stored split of the dataset version with this hash ([] if none)."""
-    with store.session() as db:
-        row = db.scalars(
-            select(store.DatasetVersion)
-            .where(store.DatasetVersion.content_hash == dataset_hash)
-            .order_by(store.DatasetVersion.id)
-        ).first()
-        if row is None:
-            raise NotFound(
-                f"the dataset version {dataset_hash[:12]} this model was trained on is not in the store; "
-                "the parity check needs its validation split — import the same data again"
-            )
-        folder = Path(row.path)
-    return read_split(folder, split)
+    return read_split(folder_of(dataset_hash), split)
 
 
 def export_onnx(model: Any, tokenizer: Any, destination: Path) -> list[str]:

@@ -168,6 +168,22 @@ def load_splits(info: DatasetVersionInfo) -> dict[str, list[Example]]:
     return {split: read_split(info.folder, split) for split in SPLITS}
 
 
+def folder_of(content_hash: str) -> Path:
+    """The stored folder of the dataset version with this content hash (the one a model version names)."""
+    with store.session() as db:
+        row = db.scalars(
+            select(store.DatasetVersion)
+            .where(store.DatasetVersion.content_hash == content_hash)
+            .order_by(store.DatasetVersion.id)
+        ).first()
+        if row is None:
+            raise NotFound(
+                f"the dataset version {content_hash[:12]} is not in the store; import the same data again "
+                "(the same rows and split seed give the same version)"
+            )
+        return Path(row.path)
+
+
 def read_split(folder: Path, split: str) -> list[Example]:
     """The stored examples of one split of a dataset version's folder ([] when it has none)."""
     path = folder / f"{split}.jsonl"
