@@ -87,8 +87,13 @@ def data_import(
     label_separator: Annotated[str | None, typer.Option(help="Multi-label: separator inside the label column.")] = None,
     split_column: Annotated[str | None, typer.Option(help="Column with train/validation/test per row.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the stratified split.")] = 42,
+    task: Annotated[str, typer.Option(help="text-classification | token-classification (NER).")] = (
+        "text-classification"
+    ),
+    tag_scheme: Annotated[str, typer.Option(help="NER CoNLL files: IOB2 | IOB1 | IOBES.")] = "IOB2",
+    entities_column: Annotated[str, typer.Option(help="NER JSONL: key of the character spans.")] = "entities",
 ) -> None:
-    """Validate, split and version a labelled file (CSV, TSV, JSONL or Parquet)."""
+    """Validate, split and version a labelled file (CSV, TSV, JSONL, Parquet; NER: CoNLL or span JSONL)."""
     from modelyard.config import DataSpec
     from modelyard.data.validate import warnings_of
     from modelyard.data.versions import import_data
@@ -101,8 +106,10 @@ def data_import(
         label_separator=label_separator,
         split_column=split_column,
         split_seed=seed,
+        tag_scheme=tag_scheme,
+        entities_column=entities_column,
     )
-    version = import_data(spec, project=project, name=name)
+    version = import_data(spec, project=project, name=name, task=task)
     out.print(f"[green]imported[/] {version.ref}  splits {version.split_sizes}  {len(version.labels)} labels")
     for warning in warnings_of(version.report):
         err.print(f"[yellow]warning:[/] {warning}")
@@ -130,31 +137,36 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue the last interrupted run of this recipe.")] = False,
 ) -> None:
     """Fine-tune a model from a YAML recipe, evaluate it and register the version."""
+    from modelyard import tasks
     from modelyard import train as training
     from modelyard.config import load_recipe
-    from modelyard.tasks.text_classification.metrics import summary_line
 
-    result = training.run(load_recipe(recipe), resume=resume, console=err)
+    loaded = load_recipe(recipe)
+    result = training.run(loaded, resume=resume, console=err)
     if result.version is not None:
         out.print(f"[green]registered[/] {result.version.ref}  ({result.version.path})")
-        out.print(f"{result.metrics['split']}: {summary_line(result.metrics)}")
+        out.print(f"{result.metrics['split']}: {tasks.get(loaded.task).summary(result.metrics)}")
         out.print(f"train {result.train_seconds:.0f}s · {result.examples_per_second:.1f} examples/s")
 
 
 @app.command()
 def evaluate(
     model: str,
-    data: Annotated[Path, typer.Option(help="Labelled file (CSV, TSV, JSONL, Parquet).")],
+    data: Annotated[Path, typer.Option(help="Labelled file: CSV, TSV, JSONL, Parquet; NER: CoNLL or span JSONL.")],
     text_column: Annotated[str, typer.Option()] = "text",
     label_column: Annotated[str, typer.Option()] = "label",
+    tag_scheme: Annotated[str | None, typer.Option(help="NER CoNLL files: IOB2 | IOB1 | IOBES.")] = None,
     output: Annotated[Path | None, typer.Option(help="Folder for report.json/.md and plots.")] = None,
 ) -> None:
     """Evaluate NAME[:VERSION] on any labelled file."""
     from modelyard import evaluate as evaluation
-    from modelyard.tasks.text_classification.metrics import summary_line
+    from modelyard import registry, tasks
 
-    result = evaluation.run(model, data, text_column=text_column, label_column=label_column, output=output)
-    out.print(f"{result.ref} on {data.name}: {summary_line(result.metrics)}")
+    result = evaluation.run(
+        model, data, text_column=text_column, label_column=label_column, output=output, tag_scheme=tag_scheme
+    )
+    summary = tasks.get(registry.get(result.ref).task).summary(result.metrics)
+    out.print(f"{result.ref} on {data.name}: {summary}")
     out.print(f"report: {result.files.get('report.md', result.folder)}")
 
 
@@ -210,10 +222,15 @@ def predict(
         out.print(f"wrote {rows} predictions to {output}")
         return
     version, results = prediction.predict_texts(model, list(texts or []), top_k)
-    for text, scored in zip(texts or [], results, strict=True):
+    for text, found in zip(texts or [], results, strict=True):
         out.print(f"[bold]{text}[/]  ({version.ref})")
-        for item in scored:
-            out.print(f"  {item.probability:7.4f}  {item.label}")
+        for item in found:
+            if version.task == "token-classification":
+                out.print(f"  {item.score:7.4f}  {item.label:<8} {item.text!r} [{item.start}:{item.end}]")
+            else:
+                out.print(f"  {item.probability:7.4f}  {item.label}")
+        if not found:
+            out.print("  (no entities)")
 
 
 @models_app.command("list")

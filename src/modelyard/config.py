@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from modelyard.errors import ConfigError
 
-TaskName = Literal["text-classification"]
+TaskName = Literal["text-classification", "token-classification"]
+TagScheme = Literal["IOB2", "IOB1", "IOBES"]
 
 
 class FrozenModel(BaseModel):
@@ -43,6 +44,10 @@ class DataSpec(FrozenModel):
     """A column holding ``train``/``validation``/``test`` for each row: the user's own split."""
     label_separator: str | None = None
     """Multi-label: the character separating labels inside the label column (e.g. ``|``)."""
+    entities_column: str = "entities"
+    """Token classification, JSONL: the key holding ``[{start, end, label}]`` character spans."""
+    tag_scheme: TagScheme = "IOB2"
+    """Token classification, CoNLL files: the tag scheme of the tag column (converted to IOB2)."""
     validation_fraction: float = Field(0.1, gt=0, lt=0.5)
     test_fraction: float = Field(0.1, ge=0, lt=0.5)
     split_seed: int = 42
@@ -102,7 +107,8 @@ class TrainingSpec(FrozenModel):
     """Evaluate (and checkpoint) every epoch, or every N steps."""
     early_stopping_patience: int | None = Field(3, ge=1)
     """Stop after this many evaluations without improvement (``null``: never stop early)."""
-    metric_for_best: Literal["accuracy", "macro_f1", "loss"] = "accuracy"
+    metric_for_best: Literal["accuracy", "macro_f1", "f1", "loss"] | None = None
+    """Validation metric that picks the best checkpoint; ``None``: the task's own (accuracy; entity F1 for NER)."""
     save_total_limit: int = Field(2, ge=1)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     lora: LoraSpec | None = None
@@ -130,9 +136,26 @@ class Recipe(FrozenModel):
     model: ModelSpec = ModelSpec()
     training: TrainingSpec = TrainingSpec()
 
+    @model_validator(mode="after")
+    def _fits_task(self) -> Recipe:
+        allowed = {"text-classification": ("accuracy", "macro_f1", "loss"), "token-classification": ("f1", "loss")}
+        metric = self.training.metric_for_best
+        if metric is not None and metric not in allowed[self.task]:
+            raise ValueError(
+                f"training.metric_for_best {metric!r} does not apply to {self.task}; use one of "
+                f"{', '.join(allowed[self.task])}"
+            )
+        if self.task == "token-classification" and self.data.label_separator is not None:
+            raise ValueError("data.label_separator (multi-label) applies to text-classification only")
+        return self
+
     @property
     def multi_label(self) -> bool:
         return self.data.label_separator is not None
+
+    @property
+    def best_metric(self) -> str:
+        return self.training.metric_for_best or ("f1" if self.task == "token-classification" else "accuracy")
 
     def fingerprint(self) -> str:
         """Short hash of the resolved config: names a run's checkpoint folder."""

@@ -1,4 +1,4 @@
-"""Evaluate a registered model version on any labelled file."""
+"""Evaluate a registered model version on any labelled file (its task reads the file and scores it)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from modelyard import settings
-from modelyard.data.readers import read_table
-from modelyard.data.validate import to_examples
+from modelyard import settings, tasks
+from modelyard.config import DataSpec
 from modelyard.predict import load_predictor
 from modelyard.report import write_report
-from modelyard.tasks.text_classification.metrics import compute_metrics
 
 
 @dataclass(frozen=True)
@@ -26,16 +22,33 @@ class Evaluation:
 
 
 def run(
-    ref: str, data: Path, *, text_column: str = "text", label_column: str = "label", output: Path | None = None
+    ref: str,
+    data: Path,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    output: Path | None = None,
+    tag_scheme: str | None = None,
 ) -> Evaluation:
-    """Score ``ref`` on ``data``; the report goes to ``output`` (default: under the home's evaluations/)."""
+    """Score ``ref`` on ``data``; the report goes to ``output`` (default: under the home's evaluations/).
+
+    Classification reads CSV/TSV/JSONL/Parquet with the two columns; NER reads CoNLL (``tag_scheme``,
+    default the one the model was trained on) or JSONL with character spans.
+    """
     version, predictor = load_predictor(ref)
-    separator = version.config["data"].get("label_separator")
-    examples = to_examples(read_table(data), text_column, label_column, separator)
-    label_map = predictor.label_map
-    y_true = np.array([label_map.encode(e.label) for e in examples])
-    probs = predictor.probabilities([e.text for e in examples])
-    metrics = compute_metrics(list(label_map.labels), y_true, probs, multi_label=label_map.multi_label)
+    trained = version.config["data"]
+    spec = DataSpec.model_validate(
+        {
+            "path": data,
+            "text_column": text_column,
+            "label_column": label_column,
+            "label_separator": trained.get("label_separator"),
+            "entities_column": trained.get("entities_column", "entities"),
+            "tag_scheme": tag_scheme or trained.get("tag_scheme", "IOB2"),
+        }
+    )
+    task = tasks.get(version.task)
+    metrics = task.evaluate_file(predictor, data, spec)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     folder = output or settings.subdir("evaluations") / version.name / str(version.version) / f"{data.stem}-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)

@@ -69,7 +69,7 @@ from modelyard.data.validate import Example
 from modelyard.data.versions import folder_of, read_split
 from modelyard.errors import ConfigError, DataError, ModelLoadError, NotFound
 from modelyard.runtime import EXPORT_RECORD, FP32_FILE, INT8_FILE, OnnxPredictor
-from modelyard.tasks.text_classification.config import LabelMap
+from modelyard.tasks.labels import LabelMap
 from modelyard.tasks.text_classification.predict import Predictor
 
 Quantize = Literal["none", "int8"]

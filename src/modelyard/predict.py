@@ -1,25 +1,33 @@
-"""Predict with a registered model version: a few texts, or a whole file to a CSV."""
+"""Predict with a registered model version: a few texts, or a whole file to a CSV.
+
+The version's task decides what a prediction is: the top-k labels with
+probabilities (classification) or entities as character spans (NER).
+"""
 
 from __future__ import annotations
 
 import csv
+import json
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from modelyard import registry
+from modelyard import registry, tasks
 from modelyard.artifacts import verify_manifest
 from modelyard.data.readers import read_table
 from modelyard.errors import DataError
-from modelyard.tasks.text_classification.predict import Predictor, Scored
 
 
-def load_predictor(ref: str) -> tuple[registry.VersionInfo, Predictor]:
-    """The version behind ``ref`` and a predictor on its verified files."""
+def load_predictor(ref: str) -> tuple[registry.VersionInfo, Any]:
+    """The version behind ``ref`` and a predictor (its task's) on its verified files."""
     version = registry.get(ref)
     verify_manifest(version.path)
-    return version, Predictor(version.path, max_length=int(version.config["model"]["max_length"]))
+    predictor = tasks.get(version.task).predictor(version.path, int(version.config["model"]["max_length"]))
+    return version, predictor
 
 
-def predict_texts(ref: str, texts: list[str], top_k: int = 3) -> tuple[registry.VersionInfo, list[list[Scored]]]:
+def predict_texts(ref: str, texts: list[str], top_k: int = 3) -> tuple[registry.VersionInfo, list[list[Any]]]:
+    """Per text: ``Scored`` labels best first (classification) or ``Entity`` spans in text order (NER)."""
     if not texts or any(not t.strip() for t in texts):
         raise DataError("give at least one non-empty text to predict")
     version, predictor = load_predictor(ref)
@@ -27,28 +35,31 @@ def predict_texts(ref: str, texts: list[str], top_k: int = 3) -> tuple[registry.
 
 
 def predict_file(ref: str, source: Path, output: Path, text_column: str = "text", top_k: int = 3) -> int:
-    """Write ``output`` (CSV: the input columns + label, probability, top_k as label:prob pairs); returns rows."""
+    """Write ``output`` (CSV: the input columns + the prediction columns); returns rows.
+
+    Classification adds ``predicted_label``, ``probability`` and ``top_k`` (label:prob pairs);
+    NER adds ``entities`` (a JSON list of ``{start, end, label, text, score}``).
+    """
     table = read_table(source)
     table.require(text_column)
     texts = [str(row.cells.get(text_column) or "") for row in table.rows]
     empty = [row.line for row, text in zip(table.rows, texts, strict=True) if not text.strip()]
     if empty:
         raise DataError(f"{source}: column {text_column!r} is empty at {table.unit} {empty[0]} ({len(empty)} rows)")
-    _, predictor = load_predictor(ref)
+    version, predictor = load_predictor(ref)
     predictions = predictor.predict(texts, top_k)
+    entities = version.task == "token-classification"
+    added = ["entities"] if entities else ["predicted_label", "probability", "top_k"]
     temporary = output.with_name(f".{output.name}.tmp")
     with temporary.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*table.columns, "predicted_label", "probability", "top_k"])
-        for row, scored in zip(table.rows, predictions, strict=True):
-            ranked = ";".join(f"{s.label}:{s.probability:.4f}" for s in scored)
-            writer.writerow(
-                [
-                    *(row.cells.get(c, "") for c in table.columns),
-                    scored[0].label,
-                    f"{scored[0].probability:.6f}",
-                    ranked,
-                ]
-            )
+        writer.writerow([*table.columns, *added])
+        for row, found in zip(table.rows, predictions, strict=True):
+            cells = [row.cells.get(c, "") for c in table.columns]
+            if entities:
+                writer.writerow([*cells, json.dumps([asdict(e) for e in found], ensure_ascii=False)])
+            else:
+                ranked = ";".join(f"{s.label}:{s.probability:.4f}" for s in found)
+                writer.writerow([*cells, found[0].label, f"{found[0].probability:.6f}", ranked])
     temporary.replace(output)  # a failed run never leaves a half-written predictions file
     return len(predictions)

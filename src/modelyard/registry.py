@@ -28,7 +28,7 @@ from modelyard.config import Recipe, dump_recipe
 from modelyard.data.versions import DatasetVersionInfo
 from modelyard.errors import AlreadyExists, ConfigError, NotFound
 from modelyard.report import write_report
-from modelyard.tasks.text_classification.config import LabelMap
+from modelyard.tasks.labels import LabelMap
 
 Stage = Literal["none", "staging", "production", "archived"]
 STAGES: tuple[str, ...] = ("none", "staging", "production", "archived")

@@ -28,6 +28,10 @@ from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 
 HEADLINE = [
+    ("f1", "Entity F1 (micro)"),
+    ("precision", "Entity precision"),
+    ("recall", "Entity recall"),
+    ("token_accuracy", "Token accuracy"),
     ("accuracy", "Accuracy"),
     ("macro_f1", "Macro F1"),
     ("macro_precision", "Macro precision"),

@@ -20,8 +20,9 @@ from transformers import AutoTokenizer
 from modelyard import registry
 from modelyard.artifacts import verify_manifest
 from modelyard.errors import ModelLoadError
-from modelyard.tasks.text_classification.config import LabelMap
+from modelyard.tasks.labels import LabelMap, scores_of
 from modelyard.tasks.text_classification.predict import Scored, top_labels
+from modelyard.tasks.token_classification.predict import TokenPredictor
 
 EXPORT_RECORD = "export.json"
 FP32_FILE = "model.onnx"
@@ -138,6 +139,10 @@ class OnnxPredictor:
         probs = self.probabilities(texts, batch_size)
         return [top_labels(row, self.label_map.labels, top_k) for row in probs]
 
+    def serve(self, texts: list[str]) -> NDArray[np.float32]:
+        """What the server's batcher runs: one row of probabilities per text."""
+        return self.probabilities(texts)
+
 
 def length_buckets(sorted_lengths: list[int], max_size: int, growth: float = 1.25) -> list[slice]:
     """Cut ascending token lengths into runs to pad together: a run ends at ``max_size`` texts or when the
@@ -154,13 +159,36 @@ def length_buckets(sorted_lengths: list[int], max_size: int, growth: float = 1.2
     return buckets
 
 
-def scores_of(logits: NDArray[np.float32], multi_label: bool) -> NDArray[np.float32]:
-    """Sigmoid per label (multi-label) or a numerically stable softmax over the classes."""
-    logits = logits.astype(np.float32)
-    if multi_label:
-        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float32)
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return np.asarray(shifted / shifted.sum(axis=-1, keepdims=True), dtype=np.float32)
+class OnnxTokenPredictor(TokenPredictor):
+    """The NER predictor on an exported ONNX model: same words, subwords and spans, ONNX Runtime forward pass."""
+
+    def __init__(self, folder: Path, int8: bool | None = None, *, threads: int | None = None) -> None:
+        record = read_export_record(folder)
+        if not record.get("usable"):
+            raise ModelLoadError(
+                f"the ONNX export in {folder} failed its parity check ({'; '.join(record.get('failures', []))}); "
+                "it is kept for inspection but not served"
+            )
+        self.model_file = (
+            folder / {None: str(record.get("served_file", INT8_FILE)), True: INT8_FILE, False: FP32_FILE}[int8]
+        )
+        self.session = inference_session(self.model_file, threads)
+        names = {node.name for node in self.session.get_inputs()}
+        session = self.session
+
+        def forward(inputs: dict[str, NDArray[np.int64]]) -> NDArray[np.float32]:
+            logits: NDArray[np.float32] = session.run(["logits"], {k: v for k, v in inputs.items() if k in names})[0]
+            return logits
+
+        super().__init__(folder, int(record["max_length"]), forward=forward)
+
+
+def load_exported(folder: Path) -> Any:
+    """The ONNX predictor of a version folder's task (classification or NER) on its usable export."""
+    task = json.loads((folder / "version.json").read_text(encoding="utf-8"))["task"]
+    if task == "token-classification":
+        return OnnxTokenPredictor(folder)
+    return OnnxPredictor(folder)
 
 
 def load_onnx_predictor(ref: str, int8: bool | None = None) -> tuple[registry.VersionInfo, OnnxPredictor]:

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from accelerate import PartialState
 from rich.console import Console
@@ -27,14 +26,12 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 
-from modelyard import models, registry, settings, store
+from modelyard import models, registry, settings, store, tasks
 from modelyard.config import Recipe
 from modelyard.data.versions import DatasetVersionInfo, import_data, load_splits
 from modelyard.errors import ConfigError, TrainingError
-from modelyard.tasks.text_classification import data as task_data
-from modelyard.tasks.text_classification import head
-from modelyard.tasks.text_classification.config import LabelMap
-from modelyard.tasks.text_classification.metrics import compute_metrics
+from modelyard.tasks import heads
+from modelyard.tasks.labels import LabelMap
 
 
 @dataclass(frozen=True)
@@ -44,6 +41,8 @@ class TrainResult:
     metrics: dict[str, Any]
     train_seconds: float
     examples_per_second: float
+    history: list[dict[str, Any]]
+    """The Trainer's log: losses per logging step, validation metrics per evaluation."""
 
 
 def run(recipe: Recipe, *, resume: bool = False, console: Console | None = None) -> TrainResult:
@@ -55,7 +54,7 @@ def run(recipe: Recipe, *, resume: bool = False, console: Console | None = None)
     hf_logging.disable_progress_bar()
     console = console or Console(stderr=True, quiet=not state.is_main_process)
     with state.main_process_first():
-        dataset = import_data(recipe.data, project=recipe.project)
+        dataset = import_data(recipe.data, project=recipe.project, task=recipe.task)
     console.print(f"dataset [bold]{dataset.ref}[/]: {dataset.split_sizes} · {len(dataset.labels)} labels")
 
     run_dir = _prepare_run_dir(recipe, dataset, resume, state)
@@ -126,26 +125,25 @@ def _train(
     run_id: int | None,
 ) -> TrainResult:
     set_seed(recipe.training.seed)  # before the head is built: its random init must be reproducible too
+    task = tasks.get(recipe.task)
     base = models.resolve(recipe.model.base)
     tokenizer = models.load_tokenizer(base)
-    label_map = LabelMap(tuple(dataset.labels), dataset.multi_label)
+    label_map = task.label_map(dataset.labels, dataset.multi_label)
     splits = load_splits(dataset)
     encoded = {
-        name: task_data.encode(rows, tokenizer, label_map, recipe.model.max_length)
-        for name, rows in splits.items()
-        if rows
+        name: task.encode(rows, tokenizer, label_map, recipe.model.max_length) for name, rows in splits.items() if rows
     }
     lora = recipe.training.lora_settings if recipe.training.method == "lora" else None
-    model = head.build(base, label_map, lora)
+    model = heads.build(task, base, label_map, lora)
 
     trainer = Trainer(
         model=model,
         args=_training_arguments(recipe, run_dir),
         train_dataset=encoded["train"],
         eval_dataset=encoded["validation"],
-        data_collator=task_data.collator(tokenizer),
+        data_collator=task.collator(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=_headline_metrics(label_map),
+        compute_metrics=_headline_metrics(task, label_map),
         callbacks=_callbacks(recipe, console, state),
     )
     trainer.remove_callback(PrinterCallback)
@@ -155,7 +153,7 @@ def _train(
 
     held_out = "test" if "test" in encoded else "validation"
     prediction = trainer.predict(encoded[held_out])
-    metrics = _full_metrics(label_map, prediction.label_ids, prediction.predictions)
+    metrics = task.metrics(label_map, prediction.label_ids, prediction.predictions)
     metrics |= {
         "split": held_out,
         "train_seconds": round(train_seconds, 1),
@@ -176,12 +174,14 @@ def _train(
             save_weights=lambda folder: _save_weights(trainer, tokenizer, folder, base),
         )
     state.wait_for_everyone()
-    return TrainResult(version, metrics, train_seconds, metrics["train_examples_per_second"])
+    return TrainResult(
+        version, metrics, train_seconds, metrics["train_examples_per_second"], list(trainer.state.log_history)
+    )
 
 
 def _save_weights(trainer: Trainer, tokenizer: Any, folder: Path, base: models.BaseModel) -> None:
     model = trainer.accelerator.unwrap_model(trainer.model)
-    head.save(model, folder, base)
+    heads.save(model, folder, base)
     tokenizer.save_pretrained(folder)
 
 
@@ -190,7 +190,7 @@ def _training_arguments(recipe: Recipe, run_dir: Path) -> TrainingArguments:
     every = spec.eval_every if isinstance(spec.eval_every, int) else None
     strategy = "steps" if every else "epoch"
     precision = _precision(spec.precision)
-    best = {"loss": "eval_loss", "accuracy": "eval_accuracy", "macro_f1": "eval_macro_f1"}[spec.metric_for_best]
+    best = f"eval_{recipe.best_metric}"
     return TrainingArguments(
         output_dir=str(run_dir),
         num_train_epochs=spec.epochs,
@@ -210,7 +210,7 @@ def _training_arguments(recipe: Recipe, run_dir: Path) -> TrainingArguments:
         save_total_limit=spec.save_total_limit,
         load_best_model_at_end=True,
         metric_for_best_model=best,
-        greater_is_better=spec.metric_for_best != "loss",
+        greater_is_better=recipe.best_metric != "loss",
         train_sampling_strategy="group_by_length" if spec.group_by_length else "random",
         logging_strategy="steps",
         logging_steps=10,
@@ -232,26 +232,17 @@ def _precision(choice: str) -> str:
 
 
 def _callbacks(recipe: Recipe, console: Console, state: PartialState) -> list[TrainerCallback]:
-    callbacks: list[TrainerCallback] = [RichProgress(console, recipe.training.batch_size * state.num_processes)]
+    examples_per_step = recipe.training.batch_size * state.num_processes
+    callbacks: list[TrainerCallback] = [RichProgress(console, examples_per_step, tasks.get(recipe.task).headline)]
     if recipe.training.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.training.early_stopping_patience))
     return callbacks
 
 
-def _probabilities(logits: np.ndarray[Any, Any], multi_label: bool) -> np.ndarray[Any, Any]:
-    tensor = torch.from_numpy(np.asarray(logits, dtype=np.float32))
-    return (torch.sigmoid(tensor) if multi_label else torch.softmax(tensor, dim=-1)).numpy()
-
-
-def _full_metrics(label_map: LabelMap, label_ids: Any, logits: Any) -> dict[str, Any]:
-    probs = _probabilities(logits, label_map.multi_label)
-    return compute_metrics(list(label_map.labels), np.asarray(label_ids), probs, multi_label=label_map.multi_label)
-
-
-def _headline_metrics(label_map: LabelMap) -> Any:
+def _headline_metrics(task: tasks.Task, label_map: LabelMap) -> Any:
     def headline(prediction: Any) -> dict[str, float]:
-        full = _full_metrics(label_map, prediction.label_ids, prediction.predictions)
-        return {"accuracy": full["accuracy"], "macro_f1": full["macro_f1"]}
+        full = task.metrics(label_map, prediction.label_ids, prediction.predictions)
+        return {key: full[key] for key in task.headline}
 
     return headline
 
@@ -262,8 +253,9 @@ PLAIN_LINE_SECONDS = 60
 class RichProgress(TrainerCallback):
     """Progress bar with loss, throughput and ETA, drawn by the main process only."""
 
-    def __init__(self, console: Console, examples_per_step: int) -> None:
+    def __init__(self, console: Console, examples_per_step: int, headline: tuple[str, ...]) -> None:
         self.console = console
+        self.headline = headline
         self.examples_per_step = examples_per_step
         self.progress: Progress | None = None
         self.task: Any = None
@@ -313,7 +305,7 @@ class RichProgress(TrainerCallback):
             evaluated = " ".join(
                 f"{k.removeprefix('eval_')} {v:.4f}"
                 for k, v in logs.items()
-                if k in ("eval_loss", "eval_accuracy", "eval_macro_f1")
+                if k == "eval_loss" or k.removeprefix("eval_") in self.headline
             )
             self.progress.console.print(f"  epoch {state.epoch or 0:.2f} validation: {evaluated}")
 

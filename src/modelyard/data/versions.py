@@ -16,13 +16,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from modelyard import settings, store
+from modelyard import settings, store, tasks
 from modelyard.artifacts import atomic_folder
 from modelyard.config import DataSpec
-from modelyard.data import fetch
-from modelyard.data.readers import read_table
-from modelyard.data.split import SPLITS, by_column, drop_exact_duplicates, stratified_split
-from modelyard.data.validate import Example, label_counts, quality_report, require_splittable, to_examples
+from modelyard.data.split import SPLITS
 from modelyard.errors import DataError, NotFound
 
 
@@ -51,12 +48,16 @@ def import_data(
 ) -> DatasetVersionInfo:
     """Validate, split, hash, write and record; returns the (possibly existing) version."""
     if spec.dataset is not None and "/" in spec.dataset:
-        return resolve(spec.dataset)
-    splits, report = _read_splits(spec)
-    labels = sorted(label_counts([e for rows in splits.values() for e in rows]))
-    _check_labels_known(splits, labels)
+        found = resolve(spec.dataset)
+        if found.task != task:
+            raise DataError(f"dataset {found.ref} holds {found.task} data; this recipe's task is {task}")
+        return found
+    plugin = tasks.get(task)
+    splits, report = plugin.read_splits(spec)
+    labels = plugin.labels([e for rows in splits.values() for e in rows])
+    _check_labels_known(plugin, splits)
     report |= {"multi_label": spec.label_separator is not None, "label_separator": spec.label_separator}
-    content_hash = _content_hash(task, splits)
+    content_hash = _content_hash(plugin, splits)
     name = name or _default_name(spec)
     existing = _find(project, name, content_hash)
     if existing is not None:
@@ -65,7 +66,7 @@ def import_data(
     if not folder.exists():
         with atomic_folder(folder) as temporary:
             for split, rows in splits.items():
-                _write_jsonl(temporary / f"{split}.jsonl", rows)
+                _write_jsonl(temporary / f"{split}.jsonl", [plugin.to_record(e) for e in rows])
             (temporary / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
     sizes = {split: len(rows) for split, rows in splits.items()}
     with store.session() as db:
@@ -84,53 +85,10 @@ def import_data(
     return DatasetVersionInfo(project, name, content_hash, folder, task, labels, sizes, report)
 
 
-def _read_splits(spec: DataSpec) -> tuple[dict[str, list[Example]], dict[str, Any]]:
-    def examples_of(path: Path) -> list[Example]:
-        return to_examples(read_table(path), spec.text_column, spec.label_column, spec.label_separator)
-
-    if spec.dataset is not None:
-        fetched = fetch.fetch(spec.dataset)
-        files: dict[str, Path | None] = dict(fetched.splits)
-        spec = spec.model_copy(update={"text_column": fetched.text_column, "label_column": fetched.label_column})
-    elif spec.train is not None:
-        files = {"train": spec.train, "validation": spec.validation}
-        if spec.test is not None:
-            files["test"] = spec.test
-    else:
-        assert spec.path is not None  # guaranteed by DataSpec's validator
-        return _split_one_file(spec.path, spec)
-
-    splits = {split: examples_of(path) for split, path in files.items() if path is not None}
-    splits.setdefault("test", [])
-    all_rows = [e for rows in splits.values() for e in rows]
-    report = {"source": {k: str(v) for k, v in files.items()}, "split": "given"} | quality_report(all_rows)
-    return splits, report
-
-
-def _split_one_file(path: Path, spec: DataSpec) -> tuple[dict[str, list[Example]], dict[str, Any]]:
-    table = read_table(path)
-    examples = to_examples(table, spec.text_column, spec.label_column, spec.label_separator)
-    report: dict[str, Any] = {"source": {"file": str(path)}} | quality_report(examples)
-    if spec.split_column is not None:
-        table.require(spec.split_column)
-        assignments = [str(row.cells.get(spec.split_column, "")) for row in table.rows]
-        return by_column(examples, assignments, str(path)), report | {"split": f"column {spec.split_column}"}
-    examples, dropped = drop_exact_duplicates(examples)
-    require_splittable(examples, 3 if spec.test_fraction > 0 else 2, str(path))
-    splits = stratified_split(examples, spec.validation_fraction, spec.test_fraction, spec.split_seed)
-    return splits, report | {
-        "split": "stratified",
-        "split_seed": spec.split_seed,
-        "validation_fraction": spec.validation_fraction,
-        "test_fraction": spec.test_fraction,
-        "dropped_duplicates": dropped,
-    }
-
-
-def _check_labels_known(splits: dict[str, list[Example]], labels: list[str]) -> None:
-    train_labels = set(label_counts(splits["train"]))
+def _check_labels_known(plugin: tasks.Task, splits: dict[str, list[Any]]) -> None:
+    train_labels = set(plugin.labels(splits["train"]))
     for split in ("validation", "test"):
-        unseen = set(label_counts(splits.get(split, []))) - train_labels
+        unseen = set(plugin.labels(splits.get(split, []))) - train_labels
         if unseen:
             raise DataError(
                 f"the {split} split has label(s) that never occur in train: {', '.join(sorted(unseen)[:10])}; "
@@ -138,12 +96,12 @@ def _check_labels_known(splits: dict[str, list[Example]], labels: list[str]) -> 
             )
 
 
-def _content_hash(task: str, splits: dict[str, list[Example]]) -> str:
-    digest = hashlib.sha256(task.encode())
+def _content_hash(plugin: tasks.Task, splits: dict[str, list[Any]]) -> str:
+    digest = hashlib.sha256(plugin.name.encode())
     for split in SPLITS:
         digest.update(f"\x00{split}\x00".encode())
         for example in splits.get(split, []):
-            digest.update(json.dumps([example.text, example.label], ensure_ascii=False).encode())
+            digest.update(json.dumps(list(plugin.to_record(example).values()), ensure_ascii=False).encode())
             digest.update(b"\n")
     return digest.hexdigest()
 
@@ -156,16 +114,15 @@ def _default_name(spec: DataSpec) -> str:
     return source.name.split(".")[0].lower().replace(" ", "-")
 
 
-def _write_jsonl(path: Path, rows: list[Example]) -> None:
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8") as handle:
-        for example in rows:
-            label = list(example.label) if isinstance(example.label, tuple) else example.label
-            handle.write(json.dumps({"text": example.text, "label": label}, ensure_ascii=False) + "\n")
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def load_splits(info: DatasetVersionInfo) -> dict[str, list[Example]]:
+def load_splits(info: DatasetVersionInfo) -> dict[str, list[Any]]:
     """The stored examples of each split, in their stored order."""
-    return {split: read_split(info.folder, split) for split in SPLITS}
+    return {split: read_split(info.folder, split, info.task) for split in SPLITS}
 
 
 def folder_of(content_hash: str) -> Path:
@@ -184,18 +141,17 @@ def folder_of(content_hash: str) -> Path:
         return Path(row.path)
 
 
-def read_split(folder: Path, split: str) -> list[Example]:
+def read_split(folder: Path, split: str, task: str = "text-classification") -> list[Any]:
     """The stored examples of one split of a dataset version's folder ([] when it has none)."""
     path = folder / f"{split}.jsonl"
     if not path.is_file():
         return []
-    rows: list[Example] = []
+    plugin = tasks.get(task)
+    rows: list[Any] = []
     # Split at "\n" only: texts may hold U+2028 and the like, which str.splitlines() also cuts at.
     lines = path.read_text(encoding="utf-8").split("\n")
     for number, line in enumerate(lines[:-1] if lines[-1] == "" else lines, start=1):
-        record = json.loads(line)
-        label = tuple(record["label"]) if isinstance(record["label"], list) else record["label"]
-        rows.append(Example(record["text"], label, number))
+        rows.append(plugin.from_record(json.loads(line), number))
     return rows
 
 

@@ -16,19 +16,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import Any
 
 from modelyard.errors import Overloaded
 
-Forward = Callable[[list[str]], NDArray[np.float32]]
+Forward = Callable[[list[str]], Any]
+"""Texts in, one result per text out (a probability matrix, or a list of entity lists), indexable by slices."""
 
 
 @dataclass
 class _Pending:
     texts: list[str]
-    future: asyncio.Future[NDArray[np.float32]]
+    future: asyncio.Future[Any]
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -70,12 +69,12 @@ class Batcher:
                 pending.future.set_exception(Overloaded("the model is being unloaded; retry", retry_after=1))
         self._executor.shutdown(wait=False)
 
-    async def submit(self, texts: list[str]) -> NDArray[np.float32]:
-        """Probabilities for ``texts`` (rows in the same order), computed in a shared batch."""
+    async def submit(self, texts: list[str]) -> Any:
+        """The forward results for ``texts`` (in the same order), computed in a shared batch."""
         if self.waiting_texts + len(texts) > self.max_queue:
             retry = max(1.0, self.waiting_texts * self._seconds_per_text)
             raise Overloaded(f"the queue is full ({self.waiting_texts} texts waiting); retry later", retry_after=retry)
-        future: asyncio.Future[NDArray[np.float32]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.waiting_texts += len(texts)
         await self._queue.put(_Pending(texts, future))
         return await future

@@ -12,9 +12,9 @@ class Strict(BaseModel):
 
 
 class PredictRequest(Strict):
-    text: str | None = Field(None, description="One text to classify.")
-    texts: list[str] | None = Field(None, description="Several texts to classify in one call.")
-    top_k: int = Field(3, ge=1, le=50, description="How many labels to return per text, best first.")
+    text: str | None = Field(None, description="One text to classify or tag.")
+    texts: list[str] | None = Field(None, description="Several texts in one call.")
+    top_k: int = Field(3, ge=1, le=50, description="Classification: how many labels to return per text, best first.")
 
     @model_validator(mode="after")
     def _one_of(self) -> PredictRequest:
@@ -32,9 +32,18 @@ class LabelScore(Strict):
     probability: float
 
 
+class EntitySpan(Strict):
+    start: int = Field(description="Character offset of the first character.")
+    end: int = Field(description="Character offset one past the last character.")
+    label: str
+    text: str
+    score: float
+
+
 class Prediction(Strict):
     id: str = Field(description="Quote this id when sending feedback on the prediction.")
-    labels: list[LabelScore]
+    labels: list[LabelScore] | None = Field(None, description="Classification: the top_k labels, best first.")
+    entities: list[EntitySpan] | None = Field(None, description="NER: the entities found, in text order.")
 
 
 class PredictResponse(Strict):

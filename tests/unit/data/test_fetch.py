@@ -184,8 +184,8 @@ def test_failed_write_leaves_no_folder(monkeypatch: pytest.MonkeyPatch, home: Pa
 
 
 def test_unknown_name_lists_known_ones() -> None:
-    assert fetch_mod.known_datasets() == ["banking77", "rotten-tomatoes"]
-    with pytest.raises(NotFound, match="banking77, rotten-tomatoes"):
+    assert fetch_mod.known_datasets() == ["banking77", "conll2003", "rotten-tomatoes"]
+    with pytest.raises(NotFound, match="banking77, conll2003, rotten-tomatoes"):
         fetch_mod.fetch("imdb")
     with pytest.raises(NotFound):
         fetch_mod.fetched_path("imdb")

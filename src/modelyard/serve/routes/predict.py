@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 
 import numpy as np
 from fastapi import APIRouter
 
 from modelyard.errors import DataError, TooLarge
 from modelyard.serve.deps import CurrentKey, State
-from modelyard.serve.schemas import LabelScore, Prediction, PredictRequest, PredictResponse
+from modelyard.serve.schemas import EntitySpan, LabelScore, Prediction, PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
 
-@router.post("/models/{name}/predict")
+@router.post("/models/{name}/predict", response_model_exclude_none=True)
 async def predict(name: str, body: PredictRequest, key: CurrentKey, state: State) -> PredictResponse:
-    """Classify the texts with the served version of ``name``."""
+    """Classify (top-k labels) or tag (entity spans) the texts with the served version of ``name``."""
     served = state.pool.get(name)
     key.require("client", served.version.project)
     texts = body.items
     _check_limits(texts, state.config.max_texts_per_request, state.config.max_chars_per_text)
     rows = await served.batcher.submit(texts)
-    labels = served.version.labels
-    predictions = []
-    for row in rows:
-        best = np.argsort(-row)[: body.top_k]
-        scored = [LabelScore(label=labels[i], probability=round(float(row[i]), 6)) for i in best]
-        predictions.append(Prediction(id=uuid.uuid4().hex, labels=scored))
+    if served.version.task == "token-classification":
+        predictions = [
+            Prediction(id=uuid.uuid4().hex, entities=[EntitySpan(**asdict(entity)) for entity in row]) for row in rows
+        ]
+    else:
+        labels = served.version.labels
+        predictions = []
+        for row in rows:
+            best = np.argsort(-row)[: body.top_k]
+            scored = [LabelScore(label=labels[i], probability=round(float(row[i]), 6)) for i in best]
+            predictions.append(Prediction(id=uuid.uuid4().hex, labels=scored))
     state.metrics.predictions.labels(name).inc(len(texts))
     state.audit.record(key.key_id, "predict", f"model:{served.version.ref}", "ok")
     return PredictResponse(model=name, version=served.version.version, runtime=served.runtime, predictions=predictions)

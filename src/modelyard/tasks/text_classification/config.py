@@ -1,50 +1,85 @@
-"""The label map of a text-classification model: label names, order, single or multi-label."""
+"""What text classification is to the rest of modelyard: its ``Task`` entry (see ``modelyard.tasks``)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from modelyard.errors import DataError
+from modelyard.config import DataSpec
+from modelyard.data.validate import Example, label_counts
+from modelyard.tasks.labels import LabelMap
 
-LABEL_MAP_FILE = "label_map.json"
+
+class TextClassification:
+    """Single-label and multi-label sequence classification: one or more labels per text."""
+
+    name = "text-classification"
+    auto_class = "AutoModelForSequenceClassification"
+    peft_task_type = "SEQ_CLS"
+    headline = ("accuracy", "macro_f1")
+
+    def read_splits(self, spec: DataSpec) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+        from modelyard.tasks.text_classification.data import read_splits
+
+        return read_splits(spec)
+
+    def labels(self, examples: list[Any]) -> list[str]:
+        return sorted(label_counts(examples))
+
+    def to_record(self, example: Any) -> dict[str, Any]:
+        from modelyard.tasks.text_classification.data import to_record
+
+        return to_record(example)
+
+    def from_record(self, record: dict[str, Any], line: int) -> Example:
+        from modelyard.tasks.text_classification.data import from_record
+
+        return from_record(record, line)
+
+    def label_map(self, labels: list[str], multi_label: bool) -> LabelMap:
+        return LabelMap(tuple(labels), multi_label)
+
+    def encode(self, examples: list[Any], tokenizer: Any, label_map: LabelMap, max_length: int) -> Any:
+        from modelyard.tasks.text_classification.data import encode
+
+        return encode(examples, tokenizer, label_map, max_length)
+
+    def collator(self, tokenizer: Any) -> Any:
+        from modelyard.tasks.text_classification.data import collator
+
+        return collator(tokenizer)
+
+    def metrics(self, label_map: LabelMap, label_ids: Any, logits: Any) -> dict[str, Any]:
+        import numpy as np
+
+        from modelyard.tasks.labels import scores_of
+        from modelyard.tasks.text_classification.metrics import compute_metrics
+
+        probs = scores_of(np.asarray(logits, dtype=np.float32), label_map.multi_label)
+        return compute_metrics(list(label_map.labels), np.asarray(label_ids), probs, multi_label=label_map.multi_label)
+
+    def summary(self, metrics: dict[str, Any]) -> str:
+        from modelyard.tasks.text_classification.metrics import summary_line
+
+        return summary_line(metrics)
+
+    def predictor(self, folder: Path, max_length: int) -> Any:
+        from modelyard.tasks.text_classification.predict import Predictor
+
+        return Predictor(folder, max_length=max_length)
+
+    def evaluate_file(self, predictor: Any, path: Path, data: DataSpec) -> dict[str, Any]:
+        import numpy as np
+
+        from modelyard.data.readers import read_table
+        from modelyard.data.validate import to_examples
+        from modelyard.tasks.text_classification.metrics import compute_metrics
+
+        label_map = predictor.label_map
+        examples = to_examples(read_table(path), data.text_column, data.label_column, data.label_separator)
+        y_true = np.array([label_map.encode(e.label) for e in examples])
+        probs = predictor.probabilities([e.text for e in examples])
+        return compute_metrics(list(label_map.labels), y_true, probs, multi_label=label_map.multi_label)
 
 
-@dataclass(frozen=True)
-class LabelMap:
-    labels: tuple[str, ...]
-    multi_label: bool = False
-
-    @property
-    def id2label(self) -> dict[int, str]:
-        return dict(enumerate(self.labels))
-
-    @property
-    def label2id(self) -> dict[str, int]:
-        return {label: i for i, label in enumerate(self.labels)}
-
-    def encode(self, label: str | tuple[str, ...]) -> int | list[float]:
-        """Class index (single-label) or a multi-hot vector (multi-label)."""
-        index = self.label2id
-        try:
-            if self.multi_label:
-                hot = [0.0] * len(self.labels)
-                for name in label if isinstance(label, tuple) else (label,):
-                    hot[index[name]] = 1.0
-                return hot
-            return index[label if isinstance(label, str) else label[0]]
-        except KeyError as error:
-            raise DataError(
-                f"label {error.args[0]!r} is not one the model knows ({len(self.labels)} labels: "
-                f"{', '.join(self.labels[:10])}{', ...' if len(self.labels) > 10 else ''})"
-            ) from None
-
-    def save(self, folder: Path) -> None:
-        payload = {"labels": list(self.labels), "multi_label": self.multi_label}
-        (folder / LABEL_MAP_FILE).write_text(json.dumps(payload, indent=2), encoding="utf-8")
-
-    @classmethod
-    def load(cls, folder: Path) -> LabelMap:
-        payload = json.loads((folder / LABEL_MAP_FILE).read_text(encoding="utf-8"))
-        return cls(tuple(payload["labels"]), bool(payload["multi_label"]))
+TASK = TextClassification()

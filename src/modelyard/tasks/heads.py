@@ -1,0 +1,98 @@
+"""Build a task's model on a base encoder (full or LoRA) and load a trained one back.
+
+Both tasks are an encoder plus a linear head (transformers' ``*ForSequenceClassification``
+and ``*ForTokenClassification``), so one implementation serves every task: the
+task plugin names its Auto class and peft task type.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelyard import models, tasks
+from modelyard.config import LoraSpec
+from modelyard.errors import ModelLoadError
+from modelyard.tasks.labels import LabelMap
+
+ADAPTER_CONFIG = "adapter_config.json"
+BASE_FILE = "base_model.json"
+RECIPE_FILE = "config.yaml"
+
+
+def auto_class(task: tasks.Task) -> Any:
+    import transformers
+
+    return getattr(transformers, task.auto_class)
+
+
+def task_of(folder: Path) -> tasks.Task:
+    """The task of a version folder, from the recipe it was trained with."""
+    try:
+        recipe = yaml.safe_load((folder / RECIPE_FILE).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ModelLoadError(f"{folder} is not a model version folder (no readable {RECIPE_FILE}): {error}") from None
+    return tasks.get(recipe.get("task", "text-classification"))
+
+
+def base_of(folder: Path) -> str | None:
+    """The base model spec a LoRA version needs (``None`` for a full model, which carries its own weights)."""
+    if not (folder / ADAPTER_CONFIG).is_file():
+        return None
+    spec: str = json.loads((folder / BASE_FILE).read_text(encoding="utf-8"))["spec"]
+    return spec
+
+
+def _classifier_kwargs(label_map: LabelMap) -> dict[str, Any]:
+    problem = "multi_label_classification" if label_map.multi_label else "single_label_classification"
+    return {
+        "num_labels": len(label_map.labels),
+        "id2label": label_map.id2label,
+        "label2id": label_map.label2id,
+        "problem_type": problem,
+    }
+
+
+def build(task: tasks.Task, base: models.BaseModel, label_map: LabelMap, lora: LoraSpec | None) -> Any:
+    """A fresh task head on the base; wrapped with LoRA adapters when ``lora`` is given."""
+    model = models.load(auto_class(task), base, **_classifier_kwargs(label_map))
+    if lora is None:
+        return model
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    config = LoraConfig(
+        task_type=TaskType[task.peft_task_type],
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+    )
+    return get_peft_model(model, config)
+
+
+def save(model: Any, folder: Path, base: models.BaseModel) -> None:
+    """Safetensors weights (full) or only the adapter and head (LoRA), plus the base it needs."""
+    model.save_pretrained(folder, safe_serialization=True)
+    (folder / BASE_FILE).write_text(json.dumps({"spec": base.spec, "source": base.source}), encoding="utf-8")
+
+
+def load_trained(folder: Path) -> Any:
+    """The trained model in eval mode; LoRA versions are loaded on their base and merged."""
+    loader = auto_class(task_of(folder))
+    label_map = LabelMap.load(folder)
+    try:
+        spec = base_of(folder)
+        if spec is None:
+            model = loader.from_pretrained(folder)
+        else:
+            from peft import PeftModel
+
+            base = models.load(loader, models.resolve(spec), **_classifier_kwargs(label_map))
+            # Merging folds the low-rank update into the weights: inference costs the same as a full model.
+            model = PeftModel.from_pretrained(base, folder).merge_and_unload()
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelLoadError(f"cannot load the model in {folder}: {error}") from None
+    return model.eval()

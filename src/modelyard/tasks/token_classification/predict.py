@@ -1,0 +1,121 @@
+"""NER inference: raw texts in, entities out as character spans with a label and a score.
+
+A text is cut into words (``split_words``), the words into subwords by the
+model's tokenizer; each word takes the tag of its first subword (the subword it
+was trained on), and runs of B-/I- tags become spans. An entity's score is the
+mean over its words of the chosen tag's probability.
+
+The forward pass is a function of numpy inputs so that the same code runs a
+torch model or an ONNX Runtime session (``runtime.OnnxTokenPredictor``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from transformers import AutoTokenizer
+
+from modelyard.tasks.labels import LabelMap, scores_of
+from modelyard.tasks.token_classification.tags import Word, split_words, tags_to_spans
+
+Forward = Callable[[dict[str, NDArray[np.int64]]], NDArray[np.float32]]
+
+
+@dataclass(frozen=True)
+class Entity:
+    start: int
+    end: int
+    label: str
+    text: str
+    score: float
+
+
+class TokenPredictor:
+    """Loads a version folder once; tags texts in batches of similar length."""
+
+    def __init__(self, folder: Path, max_length: int = 256, *, forward: Forward | None = None) -> None:
+        self.label_map = LabelMap.load(folder)
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.max_length = max_length
+        if forward is None:
+            from modelyard.tasks.heads import load_trained
+
+            self.model = load_trained(folder)
+            forward = self._torch_forward
+        self.forward = forward
+
+    @torch.inference_mode()
+    def _torch_forward(self, inputs: dict[str, NDArray[np.int64]]) -> NDArray[np.float32]:
+        logits = self.model(**{name: torch.from_numpy(value) for name, value in inputs.items()}).logits
+        return np.asarray(logits.float().numpy(), dtype=np.float32)
+
+    def word_probabilities(self, sentences: list[list[str]], batch_size: int = 32) -> list[NDArray[np.float32]]:
+        """Per sentence a (words × tags) matrix; a word past ``max_length`` or without subwords gets a zero row."""
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        out: list[NDArray[np.float32]] = [np.zeros((0, 0), dtype=np.float32)] * len(sentences)
+        n_tags = len(self.label_map.labels)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            batch = self.tokenizer(
+                [sentences[i] for i in chunk],
+                is_split_into_words=True,
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="np",
+            )
+            inputs = {name: np.asarray(batch[name], dtype=np.int64) for name in self.input_names(batch)}
+            probs = scores_of(self.forward(inputs), multi_label=False)
+            for row, i in enumerate(chunk):
+                matrix = np.zeros((len(sentences[i]), n_tags), dtype=np.float32)
+                previous = None
+                for position, word in enumerate(batch.word_ids(row)):
+                    if word is not None and word != previous:
+                        matrix[word] = probs[row, position]
+                    previous = word
+                out[i] = matrix
+        return out
+
+    def input_names(self, batch: Any) -> list[str]:
+        return [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in batch]
+
+    def word_tags(self, sentences: list[list[str]], batch_size: int = 32) -> list[list[str]]:
+        """The IOB2 tag of every word (``O`` for words the model did not see)."""
+        return [self._tags(matrix) for matrix in self.word_probabilities(sentences, batch_size)]
+
+    def _tags(self, matrix: NDArray[np.float32]) -> list[str]:
+        labels = self.label_map.labels
+        return [labels[int(row.argmax())] if row.any() else "O" for row in matrix]
+
+    def entities(self, texts: list[str], batch_size: int = 32) -> list[list[Entity]]:
+        """The entities of each text as character spans, in text order."""
+        words = [split_words(text) for text in texts]
+        matrices = self.word_probabilities([[t[s:e] for s, e in w] for t, w in zip(texts, words, strict=True)])
+        return [
+            self._spans(text, offsets, matrix) for text, offsets, matrix in zip(texts, words, matrices, strict=True)
+        ]
+
+    def _spans(self, text: str, words: list[Word], matrix: NDArray[np.float32]) -> list[Entity]:
+        if not words:
+            return []
+        tags = self._tags(matrix)
+        best = matrix.max(axis=1)
+        found = []
+        for span in tags_to_spans(words, tags):
+            inside = [i for i, (s, e) in enumerate(words) if s >= span.start and e <= span.end]
+            score = float(np.mean(best[inside])) if inside else 0.0
+            found.append(Entity(span.start, span.end, span.label, text[span.start : span.end], round(score, 6)))
+        return found
+
+    def predict(self, texts: list[str], top_k: int = 3, batch_size: int = 32) -> list[list[Entity]]:
+        """The same call as the classifier's (``top_k`` has no meaning for entities)."""
+        return self.entities(texts, batch_size)
+
+    def serve(self, texts: list[str]) -> list[list[Entity]]:
+        return self.entities(texts)
