@@ -116,3 +116,57 @@ def module_home(root: Path) -> Iterator[Path]:
         patch.setenv("MODELYARD_HOME", str(root / "home"))
         patch.delenv("MODELYARD_DB_URL", raising=False)
         yield data
+
+
+# Tiny NER data: people, organisations and places in a few sentence patterns (IOB2 word tags).
+NER_PEOPLE = [["Anna", "Schmidt"], ["John", "Miller"], ["Maria", "Rossi"], ["Kenji", "Sato"], ["Peter"], ["Laura"]]
+NER_ORGS = [["Siemens"], ["Acme", "Bank"], ["Globex"], ["Red", "Cross"], ["Initech"]]
+NER_PLACES = [["Paris"], ["Berlin"], ["New", "York"], ["Tokyo"], ["Madrid"]]
+NER_PATTERNS = [
+    ["{PER}", "works", "for", "{ORG}", "in", "{LOC}", "."],
+    ["{ORG}", "opened", "an", "office", "in", "{LOC}", "."],
+    ["Yesterday", "{PER}", "flew", "to", "{LOC}", "."],
+    ["{PER}", "met", "{PER}", "at", "{ORG}", "."],
+    ["The", "weather", "was", "fine", "."],
+]
+
+
+def ner_sentences(count: int, seed: int = 0) -> list[list[tuple[str, str]]]:
+    """``count`` sentences of (word, IOB2 tag) pairs drawn from the patterns above."""
+    import random
+
+    rng = random.Random(seed)
+    pools = {"PER": NER_PEOPLE, "ORG": NER_ORGS, "LOC": NER_PLACES}
+    sentences = []
+    for i in range(count):
+        sentence: list[tuple[str, str]] = []
+        for slot in NER_PATTERNS[i % len(NER_PATTERNS)]:
+            if slot.startswith("{"):
+                kind = slot[1:-1]
+                words = rng.choice(pools[kind])
+                sentence += [(word, f"{'B' if j == 0 else 'I'}-{kind}") for j, word in enumerate(words)]
+            else:
+                sentence.append((slot, "O"))
+        sentences.append(sentence)
+    return sentences
+
+
+def write_conll(path: Path, sentences: list[list[tuple[str, str]]]) -> Path:
+    lines = ["-DOCSTART- -X- -X- O", ""]
+    for sentence in sentences:
+        lines += [f"{word} NNP B-NP {tag}" for word, tag in sentence] + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def ner_recipe_dict(data_file: Path, name: str = "ner", **training: object) -> dict[str, object]:
+    """A recipe that trains NER on the tiny CoNLL file for a few steps."""
+    return {
+        "name": name,
+        "project": "support",
+        "task": "token-classification",
+        "data": {"path": str(data_file), "validation_fraction": 0.15, "test_fraction": 0.15},
+        "model": {"base": "minilm-l6", "max_length": 32},
+        "training": {"epochs": 4, "batch_size": 8, "learning_rate": 1e-3, "early_stopping_patience": None, "seed": 7}
+        | training,
+    }

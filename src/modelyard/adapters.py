@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,10 @@ class SharedBase:
         with self._lock:
             self._count += 1
             key = f"adapter{self._count}"
-            inject_adapter_in_model(config, self.encoder, adapter_name=key)
+            with warnings.catch_warnings():
+                # peft warns that the model already holds adapters: holding several is the point here.
+                warnings.simplefilter("ignore", UserWarning)
+                inject_adapter_in_model(config, self.encoder, adapter_name=key)
             named = {name.replace(".weight", f".{key}.weight"): tensor for name, tensor in lora.items()}
             result = self.encoder.load_state_dict(named, strict=False)
             expected = {name for name, _ in self.encoder.named_parameters() if f".{key}." in name}
@@ -129,9 +133,12 @@ class SharedBase:
     def _detach(self, key: str) -> None:
         from peft.tuners.lora import LoraLayer
 
-        for module in self.encoder.modules():
-            if isinstance(module, LoraLayer) and key in module.lora_A:
-                module.delete_adapter(key)
+        with warnings.catch_warnings():
+            # peft announces which adapter becomes active instead; forward() sets it on every call anyway.
+            warnings.simplefilter("ignore", UserWarning)
+            for module in self.encoder.modules():
+                if isinstance(module, LoraLayer) and key in module.lora_A:
+                    module.delete_adapter(key)
         self.heads.pop(key, None)
 
     def adapter_parameters(self, key: str) -> int:

@@ -65,12 +65,13 @@ from sqlalchemy import select
 from modelyard import registry, store
 from modelyard.artifacts import MANIFEST, fsync_path, sha256_file, verify_manifest
 from modelyard.config import FrozenModel
-from modelyard.data.validate import Example
 from modelyard.data.versions import folder_of, read_split
 from modelyard.errors import ConfigError, DataError, ModelLoadError, NotFound
-from modelyard.runtime import EXPORT_RECORD, FP32_FILE, INT8_FILE, OnnxPredictor
+from modelyard.runtime import EXPORT_RECORD, FP32_FILE, INT8_FILE, OnnxPredictor, onnx_forward
 from modelyard.tasks.labels import LabelMap
 from modelyard.tasks.text_classification.predict import Predictor
+from modelyard.tasks.token_classification.data import word_strings
+from modelyard.tasks.token_classification.predict import TokenPredictor
 
 Quantize = Literal["none", "int8"]
 OPSET = 17
@@ -190,24 +191,27 @@ def run(
     folder = version.path
     verify_manifest(folder)  # never export (and re-sign) files that changed since registration
     max_length = int(version.config["model"]["max_length"])
-    reference = Predictor(folder, max_length=max_length)
-    split, texts, gold = parity_examples(version.dataset_hash, reference.label_map)
+    ner = version.task == "token-classification"
+    reference: Any = (TokenPredictor if ner else Predictor)(folder, max_length=max_length)
+    split, texts, gold = parity_examples(version.dataset_hash, reference.label_map, version.task)
+    # NER is compared word by word: each word's tag probabilities are one "example" of the parity check.
+    score = _word_scorer(texts) if ner else _text_scorer(texts)
 
     scratch = folder.parent / f".tmp-export-{folder.name}-{uuid.uuid4().hex[:8]}"
     scratch.mkdir()
     try:
-        inputs = export_onnx(reference.model, reference.tokenizer, scratch / FP32_FILE)
+        inputs = export_onnx(reference.model, reference.tokenizer, scratch / FP32_FILE, per_token=ner)
         files = [FP32_FILE]
         fusions: dict[str, int] = {}
         if quantize == "int8":
             fusions = quantize_int8(scratch / FP32_FILE, scratch / INT8_FILE, reference.model.config)
             files.append(INT8_FILE)
-        torch_probs = reference.probabilities(texts)
+        torch_probs = score(reference)
         parity = {
             name: compare(
                 name,
                 split,
-                OnnxPredictor.from_file(scratch / name, folder, max_length=max_length).probabilities(texts),
+                score(_onnx_predictor(ner, scratch / name, folder, max_length)),
                 torch_probs,
                 gold,
                 reference.label_map.multi_label,
@@ -220,6 +224,7 @@ def run(
         weights_bytes = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
         record = {
             "ref": version.ref,
+            "task": version.task,
             "format": "onnx",
             "quantize": quantize,
             "usable": usable,
@@ -266,22 +271,47 @@ def run(
     )
 
 
-def parity_examples(dataset_hash: str, label_map: LabelMap) -> tuple[str, list[str], NDArray[Any]]:
-    """Texts and encoded labels of the version's stored validation split (else test, else train)."""
+def parity_examples(
+    dataset_hash: str, label_map: LabelMap, task: str = "text-classification"
+) -> tuple[str, list[Any], NDArray[Any]]:
+    """Inputs and encoded labels of the version's stored validation split (else test, else train): texts and
+    classes, or (NER) the word lists of the sentences and the tag of every word in order."""
     for split in _PARITY_SPLITS:
-        examples = stored_examples(dataset_hash, split)[:MAX_PARITY_EXAMPLES]
-        if examples:
-            return split, [e.text for e in examples], np.array([label_map.encode(e.label) for e in examples])
+        examples = stored_examples(dataset_hash, split, task)[:MAX_PARITY_EXAMPLES]
+        if not examples:
+            continue
+        if task == "token-classification":
+            index = label_map.label2id
+            gold = np.array([index[tag] for e in examples for tag in e.tags])
+            return split, [word_strings(e) for e in examples], gold
+        return split, [e.text for e in examples], np.array([label_map.encode(e.label) for e in examples])
     raise DataError(f"the dataset version {dataset_hash[:12]} holds no stored examples to check parity on")
 
 
-def stored_examples(dataset_hash: str, split: str) -> list[Example]:
+def stored_examples(dataset_hash: str, split: str, task: str = "text-classification") -> list[Any]:
     """The examples of one stored split of the dataset version with this hash ([] if none)."""
-    return read_split(folder_of(dataset_hash), split)
+    return read_split(folder_of(dataset_hash), split, task)
 
 
-def export_onnx(model: Any, tokenizer: Any, destination: Path) -> list[str]:
-    """Write the fp32 ONNX graph of ``model`` (logits only); returns its input names."""
+def _text_scorer(texts: list[str]) -> Callable[[Any], NDArray[np.float32]]:
+    return lambda predictor: np.asarray(predictor.probabilities(texts), dtype=np.float32)
+
+
+def _word_scorer(sentences: list[list[str]]) -> Callable[[Any], NDArray[np.float32]]:
+    def score(predictor: Any) -> NDArray[np.float32]:
+        return np.concatenate(predictor.word_probabilities(sentences), axis=0)
+
+    return score
+
+
+def _onnx_predictor(ner: bool, model_file: Path, folder: Path, max_length: int) -> Any:
+    if ner:
+        return TokenPredictor(folder, max_length, forward=onnx_forward(model_file))
+    return OnnxPredictor.from_file(model_file, folder, max_length=max_length)
+
+
+def export_onnx(model: Any, tokenizer: Any, destination: Path, *, per_token: bool = False) -> list[str]:
+    """Write the fp32 ONNX graph of ``model`` (logits only; per token for NER); returns its input names."""
     import torch
 
     names = [name for name in _INPUTS if name in tokenizer.model_input_names]
@@ -289,7 +319,8 @@ def export_onnx(model: Any, tokenizer: Any, destination: Path) -> list[str]:
     # Eager attention is plain MatMul/Softmax: the pattern ONNX Runtime fuses into one Attention node.
     model.set_attn_implementation("eager")
     model.float().eval()
-    axes = {name: {0: "batch", 1: "sequence"} for name in names} | {"logits": {0: "batch"}}
+    logits_axes = {0: "batch", 1: "sequence"} if per_token else {0: "batch"}
+    axes = {name: {0: "batch", 1: "sequence"} for name in names} | {"logits": logits_axes}
     with warnings.catch_warnings(), torch.no_grad():
         # The TorchScript exporter announces its deprecation and transformers warns about traced
         # Python branches; both are covered by the parity check that follows every export.

@@ -159,6 +159,18 @@ def length_buckets(sorted_lengths: list[int], max_size: int, growth: float = 1.2
     return buckets
 
 
+def onnx_forward(model_file: Path, threads: int | None = None) -> Any:
+    """A forward function (numpy inputs → logits) on an ONNX Runtime session of ``model_file``."""
+    session = inference_session(model_file, threads)
+    names = {node.name for node in session.get_inputs()}
+
+    def forward(inputs: dict[str, NDArray[np.int64]]) -> NDArray[np.float32]:
+        logits: NDArray[np.float32] = session.run(["logits"], {k: v for k, v in inputs.items() if k in names})[0]
+        return logits
+
+    return forward
+
+
 class OnnxTokenPredictor(TokenPredictor):
     """The NER predictor on an exported ONNX model: same words, subwords and spans, ONNX Runtime forward pass."""
 
@@ -169,18 +181,9 @@ class OnnxTokenPredictor(TokenPredictor):
                 f"the ONNX export in {folder} failed its parity check ({'; '.join(record.get('failures', []))}); "
                 "it is kept for inspection but not served"
             )
-        self.model_file = (
-            folder / {None: str(record.get("served_file", INT8_FILE)), True: INT8_FILE, False: FP32_FILE}[int8]
-        )
-        self.session = inference_session(self.model_file, threads)
-        names = {node.name for node in self.session.get_inputs()}
-        session = self.session
-
-        def forward(inputs: dict[str, NDArray[np.int64]]) -> NDArray[np.float32]:
-            logits: NDArray[np.float32] = session.run(["logits"], {k: v for k, v in inputs.items() if k in names})[0]
-            return logits
-
-        super().__init__(folder, int(record["max_length"]), forward=forward)
+        chosen = {None: str(record.get("served_file", INT8_FILE)), True: INT8_FILE, False: FP32_FILE}
+        self.model_file = folder / chosen[int8]
+        super().__init__(folder, int(record["max_length"]), forward=onnx_forward(self.model_file, threads))
 
 
 def load_exported(folder: Path) -> Any:

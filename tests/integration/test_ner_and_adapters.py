@@ -1,0 +1,174 @@
+"""NER end to end on tiny CoNLL data, and LoRA versions of both tasks served on one shared base."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from tests.conftest import module_home, ner_recipe_dict, ner_sentences, recipe_dict, write_conll
+
+from modelyard import access, adapters, evaluate, export, predict, registry
+from modelyard import train as training
+from modelyard.config import DataSpec, parse_recipe
+from modelyard.data.versions import import_data
+from modelyard.errors import DataError
+from modelyard.serve import ServeConfig, create_app
+from modelyard.tasks.text_classification.predict import Predictor
+from modelyard.tasks.token_classification.predict import TokenPredictor
+
+LORA = {"method": "lora", "lora": {"r": 8, "alpha": 16, "dropout": 0.0}, "learning_rate": 5e-3}
+
+
+@dataclass
+class World:
+    root: Path
+    conll: Path
+    intents: Path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("ner")
+    with module_home(root) as intents:
+        conll = write_conll(root / "ner.conll", ner_sentences(80))
+        training.run(parse_recipe(ner_recipe_dict(conll)))
+        training.run(parse_recipe(ner_recipe_dict(conll, name="ner-lora", **LORA)))
+        training.run(parse_recipe(recipe_dict(intents, **LORA) | {"name": "tiny-lora"}))
+        yield World(root, conll, intents)
+
+
+def test_ner_trains_evaluates_and_predicts_spans(world: World) -> None:
+    version = registry.get("ner:1")
+    assert version.task == "token-classification"
+    assert version.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    assert {"f1", "precision", "recall"} <= set(version.metrics)
+    report = json.loads((version.path / "report.json").read_text())
+    assert set(report["per_type"]) == {"LOC", "ORG", "PER"}
+
+    evaluation = evaluate.run("ner:1", world.conll)
+    assert evaluation.metrics["n"] == 80
+    assert evaluation.metrics["f1"] > 0.6, evaluation.metrics
+    assert (evaluation.folder / "report.md").is_file()
+
+    text = "Anna Schmidt works for Siemens in New York."
+    _, [entities] = predict.predict_texts("ner:1", [text])
+    for entity in entities:
+        assert text[entity.start : entity.end] == entity.text
+        assert 0 < entity.score <= 1
+    assert ("Anna Schmidt", "PER") in {(e.text, e.label) for e in entities}
+
+
+def test_ner_predict_file_writes_entities(world: World, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("text\nMaria Rossi flew to Tokyo.\nThe weather was fine.\n", encoding="utf-8")
+    output = tmp_path / "out.csv"
+    assert predict.predict_file("ner:1", source, output) == 2
+    with output.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    found = json.loads(rows[0]["entities"])
+    assert all({"start", "end", "label", "text", "score"} == set(e) for e in found)
+
+
+def test_ner_import_refuses_broken_spans(world: World, tmp_path: Path) -> None:
+    broken = tmp_path / "spans.jsonl"
+    broken.write_text(
+        '{"text": "Anna lives in Paris", "entities": [{"start": 0, "end": 4, "label": "PER"}]}\n'
+        '{"text": "Bob", "entities": [{"start": 0, "end": 9, "label": "PER"}]}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError, match=r"line 2.*outside the text"):
+        import_data(DataSpec(path=broken), project="support", task="token-classification")
+    assert not (world.root / "home" / "datasets" / "support" / "spans").exists()
+
+
+def test_lora_version_stores_only_what_it_adds(world: World) -> None:
+    full = registry.get("ner:1").path
+    lora = registry.get("ner-lora:1").path
+    assert (lora / "adapter_model.safetensors").stat().st_size < 0.02 * (full / "model.safetensors").stat().st_size
+    assert json.loads((lora / "base_model.json").read_text())["spec"] == "minilm-l6"
+    assert not (lora / "model.safetensors").exists()
+
+
+def test_shared_base_matches_merged_models_and_frees_adapters(world: World) -> None:
+    shared = adapters.SharedBase("minilm-l6")
+    ner_folder, cls_folder = registry.get("ner-lora:1").path, registry.get("tiny-lora:1").path
+    ner_key, cls_key = shared.add(ner_folder), shared.add(cls_folder)
+    sentences = [["Anna", "Schmidt", "works", "for", "Siemens", "."], ["Tokyo", "!"]]
+    on_shared = TokenPredictor(ner_folder, 32, forward=lambda x: shared.forward(ner_key, x))
+    merged = TokenPredictor(ner_folder, 32)
+    for a, b in zip(on_shared.word_probabilities(sentences), merged.word_probabilities(sentences), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    texts = ["my card was stolen", "what is the exchange rate"]
+    cls_shared = Predictor(cls_folder, 32, forward=lambda x: shared.forward(cls_key, x))
+    np.testing.assert_allclose(
+        cls_shared.probabilities(texts), Predictor(cls_folder, 32).probabilities(texts), atol=1e-4
+    )
+
+    held = shared.adapter_parameters(ner_key)
+    assert 0 < held < 200_000  # LoRA r=8 on query/value of 6 layers + a 7-tag head, not a 22.7M copy
+    shared.remove(ner_key)
+    assert shared.adapter_parameters(ner_key) == 0
+    assert list(shared.heads) == [cls_key]
+    np.testing.assert_allclose(
+        cls_shared.probabilities(texts), Predictor(cls_folder, 32).probabilities(texts), atol=1e-4
+    )
+
+
+def test_server_serves_adapters_on_one_base_and_hot_swaps_them(world: World) -> None:
+    registry.promote("ner-lora:1", "production")
+    registry.promote("tiny-lora:1", "production")
+    key = access.create("admin", ["*"]).key
+    headers = {"Authorization": f"Bearer {key}"}
+    app = create_app(ServeConfig(poll_seconds=3600))  # every production model
+    with TestClient(app) as client:
+        pool = app.state.modelyard.pool
+        served = {m["name"]: m for m in client.get("/v1/models", headers=headers).json()}
+        assert {served["ner-lora"]["runtime"], served["tiny-lora"]["runtime"]} == {"torch-lora-shared"}
+        assert list(pool.bases) == ["minilm-l6"] and len(pool.bases["minilm-l6"].heads) == 2
+
+        ner = client.post("/v1/models/ner-lora/predict", json={"text": "Laura met Peter at Globex."}, headers=headers)
+        assert ner.status_code == 200, ner.text
+        prediction = ner.json()["predictions"][0]
+        assert "labels" not in prediction and isinstance(prediction["entities"], list)
+        cls = client.post("/v1/models/tiny-lora/predict", json={"text": "i lost my card"}, headers=headers)
+        assert cls.json()["predictions"][0]["labels"][0]["label"] in {
+            "lost_or_stolen_card",
+            "card_arrival",
+            "exchange_rate",
+        }
+
+        # A newly promoted adapter is served without a restart; the one it replaces is detached.
+        training.run(parse_recipe(ner_recipe_dict(world.conll, name="ner-lora", **LORA | {"seed": 8})))
+        registry.promote("ner-lora:2", "production")
+        assert client.post("/v1/admin/reload", headers=headers).json()["ner-lora"] == "ner-lora:2"
+        assert len(pool.bases["minilm-l6"].heads) == 2
+        again = client.post("/v1/models/ner-lora/predict", json={"text": "Laura met Peter."}, headers=headers)
+        assert again.json()["version"] == 2
+
+        # Retiring every adapter drops the shared base too.
+        registry.promote("ner-lora:2", "archived")
+        registry.promote("tiny-lora:1", "archived")
+        client.post("/v1/admin/reload", headers=headers)
+        assert pool.served == {} and pool.bases == {}
+
+
+def test_ner_export_to_onnx_is_served_with_the_same_spans(world: World) -> None:
+    result = export.run("ner:1", quantize="int8")
+    assert result.record["task"] == "token-classification"
+    parity = result.parity["model.int8.onnx"]
+    assert parity.n > 50  # words of the stored validation split, not sentences
+    from modelyard.runtime import load_exported
+
+    exported = load_exported(registry.get("ner:1").path)
+    torch_predictor = TokenPredictor(registry.get("ner:1").path, 32)
+    text = ["Kenji Sato works for Initech in Madrid ."]
+    assert result.usable, result.failures
+    assert [(e.label, e.text) for e in exported.entities(text)[0]] == [
+        (e.label, e.text) for e in torch_predictor.entities(text)[0]
+    ]
