@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from transformers import AutoTokenizer
 
 from modelyard import registry
 from modelyard.artifacts import verify_manifest
 from modelyard.errors import ModelLoadError
+from modelyard.tasks.heads import load_tokenizer
 from modelyard.tasks.labels import LabelMap, scores_of
 from modelyard.tasks.text_classification.predict import Scored, top_labels
 from modelyard.tasks.token_classification.predict import TokenPredictor
@@ -99,7 +99,7 @@ class OnnxPredictor:
     def _setup(self, model_file: Path, folder: Path, max_length: int, threads: int | None) -> None:
         self.model_file = model_file
         self.label_map = LabelMap.load(folder)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.tokenizer = load_tokenizer(folder)
         self.max_length = max_length
         self.threads = threads or available_cores()
         self.session = inference_session(model_file, self.threads)

@@ -181,8 +181,7 @@ def _train(
 
 def _save_weights(trainer: Trainer, tokenizer: Any, folder: Path, base: models.BaseModel) -> None:
     model = trainer.accelerator.unwrap_model(trainer.model)
-    heads.save(model, folder, base)
-    tokenizer.save_pretrained(folder)
+    heads.save(model, tokenizer, folder, base)
 
 
 def _training_arguments(recipe: Recipe, run_dir: Path) -> TrainingArguments:

@@ -93,6 +93,7 @@ def test_lora_version_stores_only_what_it_adds(world: World) -> None:
     assert (lora / "adapter_model.safetensors").stat().st_size < 0.02 * (full / "model.safetensors").stat().st_size
     assert json.loads((lora / "base_model.json").read_text())["spec"] == "minilm-l6"
     assert not (lora / "model.safetensors").exists()
+    assert not (lora / "tokenizer.json").exists()  # the base's tokenizer is part of the base
 
 
 def test_shared_base_matches_merged_models_and_frees_adapters(world: World) -> None:

@@ -21,7 +21,7 @@ def test_every_shipped_recipe_loads(path: Path) -> None:
 
 
 def test_shipped_recipes_exist() -> None:
-    assert {"banking77.yaml", "rotten_tomatoes.yaml"} <= {p.name for p in CONFIGS.glob("*.yaml")}
+    assert {"banking77.yaml", "rotten_tomatoes.yaml", "conll2003.yaml"} <= {p.name for p in CONFIGS.glob("*.yaml")}
 
 
 BASE = {"name": "m", "data": {"dataset": "banking77"}}
@@ -39,7 +39,16 @@ BASE = {"name": "m", "data": {"dataset": "banking77"}}
         ({"data": {"dataset": "x", "path": "a.csv"}}, ["found ['dataset', 'path']"]),
         ({"data": {"train": "a.csv"}}, ["data.train needs data.validation"]),
         ({"name": "Bad Name"}, ["name", "should match pattern"]),
-        ({"task": "translation"}, ["task", "text-classification"]),
+        ({"task": "translation"}, ["task", "text-classification", "token-classification"]),
+        (
+            {"task": "token-classification", "training": {"metric_for_best": "accuracy"}},
+            ["metric_for_best 'accuracy' does not apply to token-classification", "f1, loss"],
+        ),
+        (
+            {"task": "token-classification", "data": {"dataset": "x", "label_separator": "|"}},
+            ["text-classification only"],
+        ),
+        ({"data": {"dataset": "x", "tag_scheme": "BIOES"}}, ["data.tag_scheme", "'IOB2', 'IOB1' or 'IOBES'"]),
     ],
 )
 def test_bad_recipes_name_the_key_and_the_fix(patch: dict[str, object], expected: list[str]) -> None:

@@ -46,6 +46,17 @@ def base_of(folder: Path) -> str | None:
     return spec
 
 
+def load_tokenizer(folder: Path) -> Any:
+    """The tokenizer of a version: its own files (full models), else its base's (LoRA versions store only
+    what they add to the base; the base's tokenizer is part of the base)."""
+    from transformers import AutoTokenizer
+
+    spec = base_of(folder)
+    if spec is None or (folder / "tokenizer_config.json").is_file():
+        return AutoTokenizer.from_pretrained(folder)
+    return models.load_tokenizer(models.resolve(spec))
+
+
 def _classifier_kwargs(label_map: LabelMap) -> dict[str, Any]:
     problem = "multi_label_classification" if label_map.multi_label else "single_label_classification"
     return {
@@ -73,9 +84,11 @@ def build(task: tasks.Task, base: models.BaseModel, label_map: LabelMap, lora: L
     return get_peft_model(model, config)
 
 
-def save(model: Any, folder: Path, base: models.BaseModel) -> None:
-    """Safetensors weights (full) or only the adapter and head (LoRA), plus the base it needs."""
+def save(model: Any, tokenizer: Any, folder: Path, base: models.BaseModel) -> None:
+    """Safetensors weights and tokenizer (full), or only the adapter and head (LoRA); plus the base it needs."""
     model.save_pretrained(folder, safe_serialization=True)
+    if not (folder / ADAPTER_CONFIG).is_file():
+        tokenizer.save_pretrained(folder)
     (folder / BASE_FILE).write_text(json.dumps({"spec": base.spec, "source": base.source}), encoding="utf-8")
 
 

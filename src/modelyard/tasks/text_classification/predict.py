@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from transformers import AutoTokenizer
 
+from modelyard.tasks.heads import load_tokenizer
 from modelyard.tasks.labels import LabelMap, scores_of
 
 Forward = Callable[[dict[str, NDArray[np.int64]]], NDArray[np.float32]]
@@ -32,7 +32,7 @@ class Predictor:
 
     def __init__(self, folder: Path, max_length: int = 128, *, forward: Forward | None = None) -> None:
         self.label_map = LabelMap.load(folder)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.tokenizer = load_tokenizer(folder)
         self.max_length = max_length
         if forward is None:
             from modelyard.tasks.heads import load_trained

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from transformers import AutoTokenizer
 
+from modelyard.tasks.heads import load_tokenizer
 from modelyard.tasks.labels import LabelMap, scores_of
 from modelyard.tasks.token_classification.tags import Word, split_words, tags_to_spans
 
@@ -41,7 +41,7 @@ class TokenPredictor:
 
     def __init__(self, folder: Path, max_length: int = 256, *, forward: Forward | None = None) -> None:
         self.label_map = LabelMap.load(folder)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.tokenizer = load_tokenizer(folder)
         self.max_length = max_length
         if forward is None:
             from modelyard.tasks.heads import load_trained
