@@ -29,7 +29,10 @@ class _ErrorsAsMessages(typer.core.TyperGroup):
         except ModelyardError as error:
             if ctx.params.get("debug"):
                 raise
-            err.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            from modelyard.privacy.messages import scrub_message
+
+            message = scrub_message(str(error))  # an error may quote the data it refuses
+            err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
 
 
@@ -45,9 +48,13 @@ data_app = typer.Typer(help="Import and list your own labelled data.", no_args_i
 models_app = typer.Typer(help="List, inspect, promote and delete model versions.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(data_app, name="data")
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (create, list, revoke) and the encryption keys.", no_args_is_help=True)
+privacy_app = typer.Typer(help="Find and scrub personal data in files.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
+app.add_typer(privacy_app, name="privacy")
+feedback_app = typer.Typer(help="Review users' corrections of served predictions.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
 
 
 @app.callback()
@@ -92,9 +99,11 @@ def data_import(
     ),
     tag_scheme: Annotated[str, typer.Option(help="NER CoNLL files: IOB2 | IOB1 | IOBES.")] = "IOB2",
     entities_column: Annotated[str, typer.Option(help="NER JSONL: key of the character spans.")] = "entities",
+    pii: Annotated[bool, typer.Option(help="Scrub personal data from the text (recorded when turned off).")] = True,
+    pii_operator: Annotated[str, typer.Option(help="replace | mask | hash | encrypt")] = "replace",
 ) -> None:
     """Validate, split and version a labelled file (CSV, TSV, JSONL, Parquet; NER: CoNLL or span JSONL)."""
-    from modelyard.config import DataSpec
+    from modelyard.config import DataSpec, PiiSpec
     from modelyard.data.validate import warnings_of
     from modelyard.data.versions import import_data
 
@@ -108,9 +117,16 @@ def data_import(
         split_seed=seed,
         tag_scheme=tag_scheme,
         entities_column=entities_column,
+        pii=_validated(PiiSpec, scrub=pii, operator=pii_operator),
     )
     version = import_data(spec, project=project, name=name, task=task)
     out.print(f"[green]imported[/] {version.ref}  splits {version.split_sizes}  {len(version.labels)} labels")
+    scrubbed = version.report.get("pii", {})
+    if scrubbed.get("scrubbed"):
+        found = ", ".join(f"{kind} {n}" for kind, n in scrubbed["findings"].items()) or "none found"
+        out.print(f"personal data scrubbed ({scrubbed['operator']}): {found}")
+    elif scrubbed:
+        err.print("[yellow]warning:[/] personal data was NOT scrubbed (--no-pii); this is recorded in the version")
     for warning in warnings_of(version.report):
         err.print(f"[yellow]warning:[/] {warning}")
 
@@ -270,6 +286,35 @@ def models_promote(model: str, stage: Annotated[str, typer.Option(help="staging 
     out.print(f"{version.ref} is now [bold]{version.stage}[/]")
 
 
+@models_app.command("rollback")
+def models_rollback(name: str) -> None:
+    """Put back the production version the current one replaced."""
+    from modelyard import audit, registry
+
+    restored = registry.rollback(name)
+    audit.record(None, "rollback", f"model:{restored.ref}", "ok (cli)")
+    out.print(f"[green]{restored.ref}[/] is production again")
+
+
+@models_app.command("decisions")
+def models_decisions(name: Annotated[str | None, typer.Argument()] = None) -> None:
+    """What `retrain`'s gate decided, with the scores it compared."""
+    from modelyard.retrain import decisions
+
+    table = Table("model", "candidate", "baseline", "promoted", "reasons", "when")
+    for row in decisions(name):
+        promoted = "[green]yes[/]" if row["promoted"] else "[red]no[/]"
+        table.add_row(
+            row["model"],
+            str(row["candidate"]),
+            str(row["baseline"]),
+            promoted,
+            "\n".join(row["reasons"]),
+            row["at"][:16],
+        )
+    out.print(table)
+
+
 @models_app.command("delete")
 def models_delete(model: str, force: Annotated[bool, typer.Option(help="Allow deleting production.")] = False) -> None:
     """Delete one version and its files."""
@@ -321,6 +366,214 @@ def keys_revoke(key_id: str) -> None:
     access.revoke(key_id)
     audit.record(None, "revoke_key", f"key:{key_id}", "ok (cli)")
     out.print(f"revoked {key_id}")
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Create the master key file (0600) that encrypts data at rest; back it up."""
+    from modelyard.privacy import crypto
+
+    path = crypto.create_master_key()
+    out.print(f"master key written to {path} (mode 0600). Back it up: encrypted data cannot be read without it.")
+
+
+@keys_app.command("rotate-data-key")
+def keys_rotate_data_key() -> None:
+    """New data key for new writes; stored data re-encrypted under it; unused old keys retired."""
+    from modelyard.privacy.rotation import rotate_data_key
+
+    report = rotate_data_key()
+    out.print(f"active data key {report.new_key}; re-encrypted {report.reencrypted} file(s)")
+    if report.retired:
+        out.print(f"retired {', '.join(report.retired)}")
+    if report.kept:
+        err.print(f"[yellow]kept[/] {', '.join(report.kept)}: still in use by data written meanwhile; rotate again")
+
+
+PiiColumns = Annotated[list[str] | None, typer.Option("--column", help="Only these columns (repeat; default all).")]
+PiiTypes = Annotated[list[str] | None, typer.Option("--type", help="Only these PII types (repeat; e.g. EMAIL).")]
+
+
+@privacy_app.command("scan")
+def privacy_scan(file: Path, column: PiiColumns = None, pii_type: PiiTypes = None) -> None:
+    """Count the personal data in a file, by column and type (never printing the values)."""
+    from modelyard.privacy import default_detector
+    from modelyard.privacy.scrub import scan_file
+
+    result = scan_file(file, column, default_detector(types=pii_type))
+    table = Table("column", *result["total"].keys())
+    for name, counts in result["columns"].items():
+        table.add_row(name, *(str(counts.get(kind, 0)) for kind in result["total"]))
+    out.print(table)
+    out.print(f"{result['rows_with_pii']} of {result['rows']} rows hold personal data · {result['recognizers']}")
+
+
+@privacy_app.command("redact")
+def privacy_redact(
+    file: Path,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the scrubbed copy.")],
+    column: PiiColumns = None,
+    pii_type: PiiTypes = None,
+    operator: Annotated[str, typer.Option(help="replace | mask | hash | encrypt")] = "replace",
+    project: Annotated[str, typer.Option(help="Whose salt (hash) or context (encrypt) to use.")] = "default",
+) -> None:
+    """Write a copy of a file with the personal data replaced."""
+    from modelyard.privacy import default_detector
+    from modelyard.privacy.scrub import Scrubber, operator_for, redact_file
+
+    scrubber = Scrubber(default_detector(types=pii_type), operator_for(operator, project))
+    result = redact_file(file, output, column, scrubber)
+    found = ", ".join(f"{kind} {n}" for kind, n in result["replaced"].items()) or "nothing found"
+    out.print(f"[green]wrote[/] {output} ({result['rows']} rows): {found}")
+
+
+@feedback_app.command("list")
+def feedback_list(
+    model: Annotated[str | None, typer.Option(help="Only this model's feedback.")] = None,
+    status: Annotated[str | None, typer.Option(help="pending | accepted | rejected")] = None,
+    limit: Annotated[int, typer.Option()] = 100,
+) -> None:
+    """Corrections, newest first; conflicting corrections of one input are flagged."""
+    from modelyard import feedback
+
+    table = Table("id", "model", "prediction", "correction", "status", "conflict", "comment")
+    for item in feedback.list_feedback(model, status, limit):
+        correction = item.correct_label or json.dumps(item.correct_entities)
+        flag = "[red]conflict[/]" if item.conflict else ""
+        table.add_row(
+            str(item.id), item.model_name, item.prediction_id[:12], correction, item.status, flag, item.comment
+        )
+    out.print(table)
+
+
+@feedback_app.command("accept")
+def feedback_accept(feedback_id: int) -> None:
+    """Accept a correction: retraining will learn from it."""
+    from modelyard import audit, feedback
+
+    feedback.decide(feedback_id, "accepted")
+    audit.record(None, "feedback_accepted", f"feedback:{feedback_id}", "ok (cli)")
+    out.print(f"accepted feedback {feedback_id}")
+
+
+@feedback_app.command("reject")
+def feedback_reject(feedback_id: int) -> None:
+    """Reject a correction: it is kept on record but never trained on."""
+    from modelyard import audit, feedback
+
+    feedback.decide(feedback_id, "rejected")
+    audit.record(None, "feedback_rejected", f"feedback:{feedback_id}", "ok (cli)")
+    out.print(f"rejected feedback {feedback_id}")
+
+
+@app.command("explain")
+def explain_command(
+    model: Annotated[str, typer.Argument(help="NAME[:VERSION]; a bare name uses the production version.")],
+    text: Annotated[str, typer.Argument(help="The text whose prediction to explain.")],
+    label: Annotated[str | None, typer.Option(help="Explain toward this label (NER: a type; needs --span).")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, max=512, help="Integrated-gradients steps (default 32).")] = None,
+    span: Annotated[str | None, typer.Option(help="NER: START:END character offsets of the entity to explain.")] = None,
+) -> None:
+    """Which words pushed the model toward its prediction (or --label): integrated-gradients scores per word."""
+    from modelyard import explain as explaining
+    from modelyard.errors import ConfigError
+
+    bounds = None
+    if span is not None:
+        start, _, end = span.partition(":")
+        if not (start.isdigit() and end.isdigit()):
+            raise ConfigError(f"--span {span!r}: give START:END character offsets, e.g. --span 0:13")
+        bounds = (int(start), int(end))
+    version, result = explaining.explain(model, text, label, n_steps=steps, span=bounds)
+    out.print(
+        f"[bold]{version.ref}[/]  {result.method}, {result.n_steps} steps, {result.elapsed_ms:.0f} ms"
+        + ("  [yellow](text truncated to the model's max_length)[/]" if result.truncated else "")
+    )
+    if not result.attributions:
+        out.print("  (no entities to explain)")
+    for item in result.attributions:
+        where = f" [{item.span[0]}:{item.span[1]}] {text[item.span[0] : item.span[1]]!r}" if item.span else ""
+        out.print(f"[bold]{escape(item.label)}[/]{escape(where)}  p={item.probability:.4f}  delta={item.delta:+.4f}")
+        table = Table(show_edge=False, pad_edge=False)
+        table.add_column("word")
+        table.add_column("score", justify="right")
+        table.add_column("", min_width=21)
+        top = max((abs(w.score) for w in item.words), default=0.0) or 1.0
+        for word in item.words:
+            width = round(10 * abs(word.score) / top)
+            bar = " " * (10 - width) + "█" * width + "│" if word.score < 0 else " " * 10 + "│" + "█" * width
+            colour = "red" if word.score < 0 else "green"
+            table.add_row(escape(word.text), f"{word.score:+.4f}", f"[{colour}]{bar}[/]")
+        out.print(table)
+
+
+@app.command("monitor")
+def monitor(
+    model: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
+    limit: Annotated[int, typer.Option(help="How many recent alerts to list.")] = 20,
+    rules: Annotated[Path | None, typer.Option(help="Check this alert rules file and print its rules instead.")] = None,
+) -> None:
+    """Recent alerts and each model's latest window statistics (a server writes them every 30 s).
+
+    The server reads its alert rules from the file named by MODELYARD_ALERT_RULES (see configs/alerts.yaml).
+    """
+    from modelyard.monitor import list_alerts, load_rules, snapshots
+
+    if rules is not None:
+        parsed = load_rules(rules)
+        listed = Table("name", "metric", "op", "threshold", "window", "cooldown s", "model")
+        for rule in parsed.rules:
+            listed.add_row(rule.name, rule.metric, rule.op, f"{rule.threshold:g}", rule.window.key,
+                           f"{rule.cooldown:g}", rule.model or "every model")  # fmt: skip
+        out.print(listed)
+        hook = f" webhook: {parsed.webhook.attempts} attempts" if parsed.webhook else ""
+        out.print(f"{rules}: {len(parsed.rules)} rule(s), valid.{hook}")
+        return
+    stats = Table("model", "version", "window", "requests", "errors", "p95 ms", "confidence", "label psi",
+                  "conf. psi", "embedding auc", "updated")  # fmt: skip
+    for name, version, status, updated in snapshots(model):
+        for window in status.get("windows", []):
+            stats.add_row(
+                name,
+                str(version),
+                window["window"] + ("" if window.get("complete") else " (filling)"),
+                str(window["requests"]),
+                str(window["errors"]),
+                _fmt(window.get("latency_p95_ms")),
+                _fmt(window.get("confidence_mean")),
+                _fmt(window.get("label_psi")),
+                _fmt(window.get("confidence_psi")),
+                _fmt(window.get("embedding_auc")),
+                updated.isoformat(timespec="seconds"),
+            )
+    out.print(stats if stats.rows else "no window statistics yet (a server writes them while it serves)")
+    table = Table("id", "fired", "model", "rule", "value", "window", "request", "webhook")
+    for alert in list_alerts(model, limit):
+        table.add_row(
+            str(alert.id),
+            alert.fired_at.isoformat(timespec="seconds"),
+            f"{alert.model_name}:{alert.version}",
+            f"{alert.rule} ({alert.metric} {alert.op} {alert.threshold:g})",
+            f"{alert.value:.4g}",
+            alert.window,
+            str(alert.details.get("request_index", "-")),
+            alert.delivery + (f" ({alert.attempts})" if alert.attempts else ""),
+        )
+    out.print(table if table.rows else "no alerts")
+
+
+@app.command()
+def retrain(model: str) -> None:
+    """Retrain MODEL on its data + accepted feedback; promote only if the recipe's gate passes."""
+    from modelyard.retrain import retrain as run_retrain
+
+    decision = run_retrain(model, console=err)
+    for reason in decision.reasons:
+        out.print(f"  {reason}")
+    if decision.promoted:
+        out.print(f"[green]promoted[/] {decision.candidate.ref} over {decision.baseline.ref} (data {decision.dataset})")
+    else:
+        out.print(f"[yellow]kept[/] {decision.baseline.ref} in production; {decision.candidate.ref} was not promoted")
 
 
 @app.command()
@@ -380,4 +633,7 @@ def _validated(model: type[M], **fields: Any) -> M:
 
 def main() -> None:
     """Console-script entry point."""
+    from modelyard.privacy.messages import install_log_scrubbing
+
+    install_log_scrubbing()
     app()

@@ -27,6 +27,27 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+PiiOperator = Literal["replace", "mask", "hash", "encrypt"]
+
+
+class PiiSpec(FrozenModel):
+    """PII scrubbing at import: on by default, so personal data never reaches a model or the disk.
+
+    What is found in a text is turned into what ``operator`` makes of it before anything is
+    stored; the dataset version records these settings and counts of findings by type.
+    """
+
+    scrub: bool = True
+    """``false`` opts out (recorded in the dataset version)."""
+    operator: PiiOperator = "replace"
+    """``replace`` (``<EMAIL>``), ``mask`` (``*****``), ``hash`` (salted, same value → same token) or ``encrypt``."""
+    types: tuple[str, ...] | None = None
+    """Only these types (e.g. ``[EMAIL, CREDIT_CARD]``); default every pattern type, and names when available."""
+    names: bool = True
+    """Person, location and organisation names through the NER name detector (when it is installed)."""
+    min_score: float = Field(0.5, ge=0, le=1)
+
+
 class DataSpec(FrozenModel):
     """Where the labelled examples come from and how to read them."""
 
@@ -51,6 +72,8 @@ class DataSpec(FrozenModel):
     validation_fraction: float = Field(0.1, gt=0, lt=0.5)
     test_fraction: float = Field(0.1, ge=0, lt=0.5)
     split_seed: int = 42
+    pii: PiiSpec = PiiSpec()
+    """PII scrubbing of the text at import."""
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
@@ -124,6 +147,39 @@ class TrainingSpec(FrozenModel):
         return self.lora or LoraSpec()
 
 
+class DPSpec(FrozenModel):
+    """Differentially private training (DP-SGD with Opacus): each example's gradient is clipped, noise is added."""
+
+    epsilon: float = Field(gt=0)
+    """Privacy budget ε to reach by the end of training; the noise is set so the run spends at most this."""
+    delta: float | None = Field(None, gt=0, lt=1)
+    """δ of the (ε, δ) guarantee; ``null``: 1/(10·n) for n training examples. Must be below 1/n."""
+    max_grad_norm: float = Field(1.0, gt=0)
+    """Each example's gradient is clipped to this L2 norm before the noise is added."""
+    physical_batch_size: int = Field(16, ge=1, le=4096)
+    """Examples per forward/backward pass (memory only); a larger sampled batch is split, the maths is unchanged."""
+
+
+class PrivacySpec(FrozenModel):
+    """Privacy of the training run itself (PII scrubbing of the data is the import's job)."""
+
+    dp: DPSpec | None = None
+    """Train with differential privacy; ``null``: ordinary training."""
+
+
+class GateSpec(FrozenModel):
+    """When ``modelyard retrain`` may promote its candidate over the production version."""
+
+    metric: Literal["accuracy", "macro_f1", "f1"] | None = None
+    """Compared on the frozen holdout (the original test split); ``None``: the task's own (accuracy; entity F1)."""
+    max_drop: float = Field(0.01, ge=0, le=1)
+    """The candidate may score at most this much below production on the frozen holdout."""
+    min_fixed: float = Field(0.5, ge=0, le=1)
+    """Of production's mistakes in the held-out feedback, the candidate must get at least this share right."""
+    feedback_holdout: float = Field(0.2, ge=0, lt=1)
+    """Share of the accepted feedback kept out of training to check the candidate on."""
+
+
 class Recipe(FrozenModel):
     """One fine-tuning run: task, data, base model, hyperparameters, output name."""
 
@@ -135,6 +191,9 @@ class Recipe(FrozenModel):
     data: DataSpec
     model: ModelSpec = ModelSpec()
     training: TrainingSpec = TrainingSpec()
+    privacy: PrivacySpec = PrivacySpec()
+    gate: GateSpec = GateSpec()
+    """The promotion gate of ``modelyard retrain``."""
 
     @model_validator(mode="after")
     def _fits_task(self) -> Recipe:

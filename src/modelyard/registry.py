@@ -172,8 +172,11 @@ def _row_dict(row: store.ModelVersion) -> dict[str, Any]:
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    """What the row keeps: scalars only (the per-class tables stay in report.json)."""
-    return {key: value for key, value in metrics.items() if isinstance(value, int | float | str) or value is None}
+    """What the row keeps: scalars only (the per-class tables stay in report.json), and the privacy record."""
+    kept = {key: value for key, value in metrics.items() if isinstance(value, int | float | str) or value is None}
+    if isinstance(metrics.get("privacy"), dict):
+        kept["privacy"] = metrics["privacy"]  # ε and δ achieved (privacy.dp): part of what the version is
+    return kept
 
 
 def _next_version(name: str) -> int:
@@ -243,23 +246,51 @@ def list_versions(name: str | None = None) -> list[VersionInfo]:
         return [_info(row) for row in db.scalars(query)]
 
 
-def promote(ref: str, stage: str) -> VersionInfo:
-    """Move a version to ``stage``; a new production version archives the previous one."""
+def promote(ref: str, stage: str, *, reason: str = "manual") -> VersionInfo:
+    """Move a version to ``stage``; a new production version archives the previous one (recorded for rollback)."""
     if stage not in STAGES:
         raise ConfigError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
     target = get(ref)
     verify_manifest(target.path)  # never promote files that changed since registration
     with store.session() as db:
+        replaced = None
         if stage == "production":
             for row in db.scalars(
                 select(store.ModelVersion).where(
                     store.ModelVersion.name == target.name, store.ModelVersion.stage == "production"
                 )
             ):
-                row.stage = "archived"
+                if row.version != target.version:
+                    row.stage, replaced = "archived", row.version
         chosen = _row(db, target)
         chosen.stage = stage
+        db.add(
+            store.StageChange(
+                model_name=target.name, version=target.version, stage=stage, replaced=replaced, reason=reason
+            )
+        )
         return _info(chosen)
+
+
+def rollback(name: str) -> VersionInfo:
+    """Put back the production version that the current one replaced (files checked first)."""
+    current = get(f"{name}:production")
+    with store.session() as db:
+        change = db.scalars(
+            select(store.StageChange)
+            .where(
+                store.StageChange.model_name == name,
+                store.StageChange.version == current.version,
+                store.StageChange.stage == "production",
+            )
+            .order_by(store.StageChange.id.desc())
+        ).first()
+    if change is None or change.replaced is None:
+        raise NotFound(
+            f"{current.ref} did not replace an earlier production version; nothing to roll back to "
+            f"(promote one explicitly with `modelyard models promote {name}:N --stage production`)"
+        )
+    return promote(f"{name}:{change.replaced}", "production", reason=f"rollback from {current.ref}")
 
 
 def delete(ref: str, *, force: bool = False) -> VersionInfo:

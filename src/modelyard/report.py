@@ -102,7 +102,10 @@ def _json_default(value: Any) -> Any:
 
 
 def _render_markdown(title: str, metrics: dict[str, Any], extra: dict[str, Any], images: list[str]) -> str:
-    sections = [f"# {title}", _headline_table(metrics), _per_class_table(metrics["per_class"])]
+    sections = [f"# {title}", _headline_table(metrics)]
+    if (metrics.get("privacy") or {}).get("dp"):
+        sections.append(_privacy_table(metrics["privacy"]["dp"]))
+    sections.append(_per_class_table(metrics["per_class"]))
     if metrics.get("top_confusions"):
         sections.append(_confusions_table(metrics["top_confusions"]))
     details = {key: value for key, value in sorted(extra.items()) if isinstance(value, str | int | float | bool)}
@@ -121,6 +124,20 @@ def _headline_table(metrics: dict[str, Any]) -> str:
         rows.append(["Threshold", _cell(metrics.get("threshold"))])
     rows.append(["Examples", str(metrics["n"])])
     return _table("Summary", ["Metric", "Value"], rows)
+
+
+def _privacy_table(dp: dict[str, Any]) -> str:
+    """The (ε, δ) guarantee of a differentially private run (``privacy.dp``) and what it rests on."""
+    rows = [
+        ["ε achieved (target)", f"{dp['epsilon']:.2f} (target {dp['epsilon_target']:g})"],
+        ["δ", f"{dp['delta']:.1e}"],
+        ["Noise multiplier", _cell(dp.get("noise_multiplier"))],
+        ["Per-example clipping norm", _cell(dp.get("max_grad_norm"))],
+        ["Sampling rate (Poisson)", _cell(dp.get("sample_rate"))],
+        ["Steps", _cell(dp.get("steps"))],
+        ["Accountant", _cell(dp.get("accountant"))],
+    ]
+    return _table("Differential privacy (DP-SGD)", ["Guarantee", "Value"], rows)
 
 
 def _per_class_table(per_class: list[dict[str, Any]]) -> str:

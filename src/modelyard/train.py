@@ -5,6 +5,8 @@ code runs on a CPU, a GPU, or several processes under ``accelerate launch``.
 What we add: the dataset version and run bookkeeping, dynamic padding with
 length-grouped batches, a rich progress bar, resumable checkpoints per recipe,
 evaluation on the held-out test split, and atomic registration.
+A recipe with ``privacy.dp`` swaps only ``Trainer.train`` for the DP-SGD loop
+in ``privacy/dp.py``; everything around it is shared.
 
 Only the main process writes to the store and the artifact folders.
 """
@@ -30,6 +32,7 @@ from modelyard import models, registry, settings, store, tasks
 from modelyard.config import Recipe
 from modelyard.data.versions import DatasetVersionInfo, import_data, load_splits
 from modelyard.errors import ConfigError, TrainingError
+from modelyard.privacy import dp
 from modelyard.tasks import heads
 from modelyard.tasks.labels import LabelMap
 
@@ -53,6 +56,7 @@ def run(recipe: Recipe, *, resume: bool = False, console: Console | None = None)
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     console = console or Console(stderr=True, quiet=not state.is_main_process)
+    dp.check(recipe, num_processes=state.num_processes, resume=resume)
     with state.main_process_first():
         dataset = import_data(recipe.data, project=recipe.project, task=recipe.task)
     console.print(f"dataset [bold]{dataset.ref}[/]: {dataset.split_sizes} · {len(dataset.labels)} labels")
@@ -148,7 +152,14 @@ def _train(
     )
     trainer.remove_callback(PrinterCallback)
     started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=True if resume else None)
+    private: dict[str, Any] = {}
+    if recipe.privacy.dp is None:
+        output = trainer.train(resume_from_checkpoint=True if resume else None)
+        examples_per_second = float(output.metrics.get("train_samples_per_second", 0.0))
+    else:
+        # DP-SGD replaces only Trainer.train; evaluation, prediction and saving below are shared.
+        dp_run = dp.train(trainer, recipe)
+        examples_per_second, private = dp_run.examples_per_second, {"privacy": {"dp": dp_run.record}}
     train_seconds = time.perf_counter() - started
 
     held_out = "test" if "test" in encoded else "validation"
@@ -157,10 +168,10 @@ def _train(
     metrics |= {
         "split": held_out,
         "train_seconds": round(train_seconds, 1),
-        "train_examples_per_second": round(float(output.metrics.get("train_samples_per_second", 0.0)), 2),
+        "train_examples_per_second": round(examples_per_second, 2),
         "epochs": round(float(trainer.state.epoch or 0), 2),
         "processes": state.num_processes,
-    }
+    } | private
     version = None
     if state.is_main_process:
         version = registry.register(

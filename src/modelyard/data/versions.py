@@ -18,9 +18,11 @@ from sqlalchemy import select
 
 from modelyard import settings, store, tasks
 from modelyard.artifacts import atomic_folder
-from modelyard.config import DataSpec
+from modelyard.config import DataSpec, PiiSpec
 from modelyard.data.split import SPLITS
 from modelyard.errors import DataError, NotFound
+from modelyard.privacy import crypto
+from modelyard.privacy.scrub import scrub_splits
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,26 @@ def import_data(
         return found
     plugin = tasks.get(task)
     splits, report = plugin.read_splits(spec)
+    report |= {"multi_label": spec.label_separator is not None, "label_separator": spec.label_separator}
+    return save_version(splits, report, spec.pii, project=project, name=name or _default_name(spec), task=task)
+
+
+def save_version(
+    splits: dict[str, list[Any]],
+    report: dict[str, Any],
+    pii: PiiSpec,
+    *,
+    project: str,
+    name: str,
+    task: str,
+) -> DatasetVersionInfo:
+    """Scrub, check, hash, write (encrypted) and record examples already split; returns the (existing) version."""
+    plugin = tasks.get(task)
+    # Before anything is hashed or written: personal data must not reach the disk or a model.
+    splits, report["pii"] = scrub_splits(splits, pii, project)
     labels = plugin.labels([e for rows in splits.values() for e in rows])
     _check_labels_known(plugin, splits)
-    report |= {"multi_label": spec.label_separator is not None, "label_separator": spec.label_separator}
-    content_hash = _content_hash(plugin, splits)
-    name = name or _default_name(spec)
+    content_hash = _content_hash(plugin, splits, report["pii"])
     existing = _find(project, name, content_hash)
     if existing is not None:
         return existing
@@ -66,7 +83,7 @@ def import_data(
     if not folder.exists():
         with atomic_folder(folder) as temporary:
             for split, rows in splits.items():
-                _write_jsonl(temporary / f"{split}.jsonl", [plugin.to_record(e) for e in rows])
+                _write_split(temporary / f"{split}.jsonl", [plugin.to_record(e) for e in rows], folder.name, split)
             (temporary / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
     sizes = {split: len(rows) for split, rows in splits.items()}
     with store.session() as db:
@@ -96,8 +113,10 @@ def _check_labels_known(plugin: tasks.Task, splits: dict[str, list[Any]]) -> Non
             )
 
 
-def _content_hash(plugin: tasks.Task, splits: dict[str, list[Any]]) -> str:
+def _content_hash(plugin: tasks.Task, splits: dict[str, list[Any]], pii: dict[str, Any]) -> str:
     digest = hashlib.sha256(plugin.name.encode())
+    # The scrubbing settings are part of what a version is (an opted-out import is another version).
+    digest.update(json.dumps({k: pii.get(k) for k in ("scrubbed", "operator", "types")}, sort_keys=True).encode())
     for split in SPLITS:
         digest.update(f"\x00{split}\x00".encode())
         for example in splits.get(split, []):
@@ -114,10 +133,15 @@ def _default_name(spec: DataSpec) -> str:
     return source.name.split(".")[0].lower().replace(" ", "-")
 
 
-def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+def _write_split(path: Path, records: list[dict[str, Any]], version: str, split: str) -> None:
+    """One split as JSON Lines, encrypted at rest (AES-GCM, bound to this version and split)."""
+    text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    path.write_bytes(crypto.Vault().seal(text.encode("utf-8"), context=split_context(version, split)))
+
+
+def split_context(version: str, split: str) -> str:
+    """What a split file's ciphertext is bound to: moving it to another version or split fails to decrypt."""
+    return f"dataset:{version}:{split}"
 
 
 def load_splits(info: DatasetVersionInfo) -> dict[str, list[Any]]:
@@ -127,18 +151,25 @@ def load_splits(info: DatasetVersionInfo) -> dict[str, list[Any]]:
 
 def folder_of(content_hash: str) -> Path:
     """The stored folder of the dataset version with this content hash (the one a model version names)."""
+    return info_of(content_hash).folder
+
+
+def info_of(content_hash: str) -> DatasetVersionInfo:
+    """The dataset version with this content hash (the one a model version names)."""
     with store.session() as db:
-        row = db.scalars(
-            select(store.DatasetVersion)
+        found = db.execute(
+            select(store.Project.name, store.Dataset.name, store.DatasetVersion)
+            .join(store.Dataset, store.Dataset.id == store.DatasetVersion.dataset_id)
+            .join(store.Project, store.Project.id == store.Dataset.project_id)
             .where(store.DatasetVersion.content_hash == content_hash)
             .order_by(store.DatasetVersion.id)
         ).first()
-        if row is None:
+        if found is None:
             raise NotFound(
                 f"the dataset version {content_hash[:12]} is not in the store; import the same data again "
                 "(the same rows and split seed give the same version)"
             )
-        return Path(row.path)
+        return _info(found[0], found[1], found[2])
 
 
 def read_split(folder: Path, split: str, task: str = "text-classification") -> list[Any]:
@@ -148,8 +179,11 @@ def read_split(folder: Path, split: str, task: str = "text-classification") -> l
         return []
     plugin = tasks.get(task)
     rows: list[Any] = []
+    raw = path.read_bytes()
+    if crypto.is_sealed(raw):  # versions imported before encryption at rest are plain JSON Lines
+        raw = crypto.Vault().unseal(raw, context=split_context(folder.name, split), what=str(path))
     # Split at "\n" only: texts may hold U+2028 and the like, which str.splitlines() also cuts at.
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = raw.decode("utf-8").split("\n")
     for number, line in enumerate(lines[:-1] if lines[-1] == "" else lines, start=1):
         rows.append(plugin.from_record(json.loads(line), number))
     return rows

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import re
@@ -150,7 +151,7 @@ def _write_new_file(path: Path, data: bytes) -> None:
         os.close(descriptor)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Temp file beside ``path`` (0600) + fsync + os.replace: readers see the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
@@ -160,6 +161,43 @@ def _atomic_write(path: Path, data: bytes) -> None:
     finally:
         temporary.unlink(missing_ok=True)
     fsync_path(path.parent)
+
+
+def is_sealed(raw: bytes) -> bool:
+    """Whether ``raw`` starts like the output of :meth:`Vault.seal` (nothing is decrypted)."""
+    return raw.startswith(_FILE_MAGIC)
+
+
+def sealed_key_id(path: Path) -> str | None:
+    """The data key a sealed file was encrypted with; ``None`` for a file that is not sealed."""
+    with Path(path).open("rb") as handle:
+        head = handle.read(len(_FILE_MAGIC) + 9)
+    key_id = head[len(_FILE_MAGIC) : len(_FILE_MAGIC) + 8].decode("ascii", errors="replace")
+    return key_id if is_sealed(head) and _KEY_ID.match(key_id) else None
+
+
+def ensure_master_key(home: Path | None = None) -> MasterKey:
+    """The master key; on a home that has never encrypted anything, create the key file first.
+
+    Encryption at rest is on by default, so the first write needs a key. A home that
+    already has a keyring never gets a new master key silently: its data would be lost.
+    """
+    if not os.environ.get(KEY_ENV) and not key_file_path(home).exists() and not keyring_path(home).exists():
+        create_master_key(key_file_path(home))
+    return load_master_key(home)
+
+
+def project_salt(project: str, home: Path | None = None) -> bytes:
+    """The project's secret salt for the ``hash`` operator: made once, kept sealed under the data key."""
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", project):
+        raise ConfigError(f"project name {project!r} cannot name a salt; use letters, digits, '.', '_' or '-'")
+    path = keys_dir(home) / "salts" / f"{project}.salt"
+    vault = Vault(home)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileExistsError):  # exclusive create: two racing importers end with one salt
+            _write_new_file(path, vault.seal(secrets.token_bytes(32), context=f"salt:{project}"))
+    return vault.unseal(path.read_bytes(), context=f"salt:{project}", what=f"the salt of project {project}")
 
 
 def is_token(value: str) -> bool:
@@ -224,20 +262,32 @@ class Vault:
         except UnicodeDecodeError:
             raise IntegrityError("the decrypted value is not UTF-8 text; use decrypt_bytes for binary values") from None
 
+    def seal(self, plaintext: bytes, *, context: str = "") -> bytes:
+        """Encrypt bytes into the file format (magic, key id, nonce + ciphertext)."""
+        key_id, blob = self._seal(plaintext, context)
+        return _FILE_MAGIC + key_id.encode("ascii") + b":" + blob
+
+    def unseal(self, raw: bytes, *, context: str = "", what: str = "the data") -> bytes:
+        """Decrypt what :meth:`seal` produced; an altered or foreign blob is an :class:`IntegrityError`."""
+        head = len(_FILE_MAGIC)
+        key_id = raw[head : head + 8].decode("ascii", errors="replace")
+        if not is_sealed(raw) or not _KEY_ID.match(key_id) or raw[head + 8 : head + 9] != b":":
+            raise IntegrityError(f"cannot decrypt {what}: it is not encrypted by modelyard")
+        return self._open(key_id, raw[head + 9 :], context, what=what)
+
     def encrypt_file(self, source: Path, destination: Path, *, context: str = "") -> None:
         """Encrypt a whole file (read into memory) and write it atomically to ``destination``."""
-        key_id, blob = self._seal(Path(source).read_bytes(), context)
-        _atomic_write(Path(destination), _FILE_MAGIC + key_id.encode("ascii") + b":" + blob)
+        atomic_write(Path(destination), self.seal(Path(source).read_bytes(), context=context))
 
     def decrypt_file(self, source: Path, destination: Path, *, context: str = "") -> None:
         """Decrypt a file written by :meth:`encrypt_file`; ``destination`` is written (0600) only on success."""
-        raw = Path(source).read_bytes()
-        head = len(_FILE_MAGIC)
-        key_id = raw[head : head + 8].decode("ascii", errors="replace")
-        if not raw.startswith(_FILE_MAGIC) or not _KEY_ID.match(key_id) or raw[head + 8 : head + 9] != b":":
-            raise IntegrityError(f"cannot decrypt {source}: it is not a file encrypted by modelyard")
-        plaintext = self._open(key_id, raw[head + 9 :], context, what=str(source))
-        _atomic_write(Path(destination), plaintext)
+        plaintext = self.unseal(Path(source).read_bytes(), context=context, what=str(source))
+        atomic_write(Path(destination), plaintext)
+
+    def key_ids(self) -> list[str]:
+        """Every data key in the keyring (the active one included)."""
+        ring = self._read_keyring()
+        return sorted(ring["keys"]) if ring else []
 
     def active_key_id(self) -> str:
         """The id new tokens are encrypted with (creates the first data key if there is none)."""
@@ -296,7 +346,7 @@ class Vault:
 
     def _master_key(self) -> MasterKey:
         if self._master is None:
-            self._master = load_master_key(self._home)
+            self._master = ensure_master_key(self._home)
         return self._master
 
     def _active_key(self) -> tuple[str, bytes]:
@@ -383,7 +433,7 @@ class Vault:
         return result
 
     def _write_keyring(self, ring: dict[str, Any]) -> None:
-        _atomic_write(keyring_path(self._home), (json.dumps(ring, indent=2, sort_keys=True) + "\n").encode())
+        atomic_write(keyring_path(self._home), (json.dumps(ring, indent=2, sort_keys=True) + "\n").encode())
 
     @contextmanager
     def _locked_keyring(self) -> Iterator[dict[str, Any]]:

@@ -23,6 +23,9 @@ from pydantic import Field
 from modelyard import errors
 from modelyard.audit import AuditWriter
 from modelyard.config import FrozenModel
+from modelyard.feedback import PredictionLog
+from modelyard.monitor import Monitor
+from modelyard.privacy.messages import install_log_scrubbing, scrub_message
 from modelyard.serve.metrics import ServerMetrics
 from modelyard.serve.pool import BatchSettings, ModelPool
 
@@ -63,11 +66,14 @@ class ServerState:
     pool: ModelPool
     metrics: ServerMetrics
     audit: AuditWriter | None = None
+    predictions: PredictionLog | None = None
+    monitor: Monitor | None = None
     ready: bool = False
 
 
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     config = config or ServeConfig()
+    install_log_scrubbing()
     metrics = ServerMetrics()
     batching = BatchSettings(config.max_batch_size, config.max_wait_ms, config.max_queue)
     state = ServerState(config, ModelPool(list(config.models) if config.models else None, batching, metrics), metrics)
@@ -75,6 +81,8 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.audit = AuditWriter()
+        state.predictions = PredictionLog()
+        state.monitor = Monitor.for_server(state.pool)  # rules: $MODELYARD_ALERT_RULES
         await state.pool.refresh()
         state.ready = True
         watcher = asyncio.create_task(state.pool.watch(config.poll_seconds))
@@ -86,6 +94,8 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
                 await watcher
             await state.pool.close()
             state.audit.close()
+            state.predictions.close()
+            state.monitor.close()
 
     app = FastAPI(
         title="modelyard",
@@ -98,9 +108,9 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     _install_error_handlers(app, state)
     _install_metrics_middleware(app, metrics)
 
-    from modelyard.serve.routes import admin, health, models, predict
+    from modelyard.serve.routes import admin, explain, feedback, health, models, monitoring, predict
 
-    for module in (health, models, predict, admin):
+    for module in (health, models, predict, explain, feedback, monitoring, admin):
         app.include_router(module.router)
     return app
 
@@ -152,7 +162,8 @@ def _install_error_handlers(app: FastAPI, state: ServerState) -> None:
         state.metrics.errors.labels(str(code), type(error).__name__).inc()
         if code == 401:
             headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(_body(type(error).__name__, str(error)), status_code=code, headers=headers)
+        message = scrub_message(str(error))  # an error may quote the request it refuses
+        return JSONResponse(_body(type(error).__name__, message), status_code=code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:

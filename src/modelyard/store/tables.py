@@ -126,3 +126,107 @@ class AuditEntry(Base):
     resource: Mapped[str] = mapped_column(String(256))
     outcome: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class PredictionRecord(Base):
+    """One served prediction, so feedback can name it. The input is scrubbed, then encrypted."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    project: Mapped[str] = mapped_column(String(64))
+    input_token: Mapped[str] = mapped_column(Text)
+    """The scrubbed text, AES-GCM encrypted (``crypto.Vault``), bound to this row's id."""
+    input_digest: Mapped[str] = mapped_column(String(64), index=True)
+    """Keyed hash (project salt) of the scrubbed text: finds repeated inputs without storing them."""
+    output: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """Labels with probabilities, or entity spans (offsets, label, score; never the entity text)."""
+    key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class FeedbackRecord(Base):
+    """A user's correction of a prediction, waiting for a developer to accept or reject it."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prediction_id: Mapped[str] = mapped_column(ForeignKey("predictions.id"), index=True)
+    model_name: Mapped[str] = mapped_column(String(64), index=True)
+    input_digest: Mapped[str] = mapped_column(String(64), index=True)
+    correct_label: Mapped[str | None] = mapped_column(String(256), default=None)
+    correct_entities: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    comment_token: Mapped[str | None] = mapped_column(Text, default=None)
+    """The comment, scrubbed and encrypted."""
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    conflict: Mapped[bool] = mapped_column(default=False)
+    """Another correction of the same input disagrees with this one."""
+    key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class MonitorAlert(Base):
+    """An alert rule that fired on a served model's window; never holds request text."""
+
+    __tablename__ = "monitor_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(64))
+    op: Mapped[str] = mapped_column(String(2))
+    threshold: Mapped[float] = mapped_column()
+    value: Mapped[float] = mapped_column()
+    window: Mapped[str] = mapped_column(String(64))
+    """``100 requests`` or ``300 s``."""
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The window's statistics when it fired and the position in the model's request stream."""
+    delivery: Mapped[str] = mapped_column(String(16), default="none")
+    """none (no webhook) | pending | delivered | failed"""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class MonitorSnapshot(Base):
+    """The latest window statistics of a served model (one row per model, overwritten)."""
+
+    __tablename__ = "monitor_snapshots"
+
+    model_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StageChange(Base):
+    """Every move of a version between stages, with the production version it replaced (for rollback)."""
+
+    __tablename__ = "stage_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16))
+    replaced: Mapped[int | None] = mapped_column(Integer, default=None)
+    """The production version this one archived, when it became production."""
+    reason: Mapped[str] = mapped_column(String(256), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PromotionDecision(Base):
+    """What a retrain's gate decided, and on which scores."""
+
+    __tablename__ = "promotion_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(64), index=True)
+    candidate: Mapped[int] = mapped_column(Integer)
+    baseline: Mapped[int | None] = mapped_column(Integer, default=None)
+    promoted: Mapped[bool] = mapped_column(default=False)
+    reasons: Mapped[list[Any]] = mapped_column(JSON)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -74,7 +74,7 @@ def test_file_round_trip(home: Path, tmp_path: Path) -> None:
     with pytest.raises(IntegrityError, match="context"):
         vault.decrypt_file(encrypted, tmp_path / "nope.csv", context="dataset:4")
     assert not (tmp_path / "nope.csv").exists()
-    with pytest.raises(IntegrityError, match="not a file encrypted by modelyard"):
+    with pytest.raises(IntegrityError, match="not encrypted by modelyard"):
         vault.decrypt_file(source, tmp_path / "nope.csv")
 
 
@@ -168,11 +168,22 @@ def test_rotate_reencrypt_retire(home: Path) -> None:
 
 
 def test_missing_key_says_how_to_create_one(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = Vault().encrypt("x")  # a keyring now exists, wrapped under the env key
+    ring_before = keyring_path().read_bytes()
     monkeypatch.delenv(KEY_ENV)
-    vault = Vault()  # cheap: nothing is read yet
     with pytest.raises(ConfigError, match=r"modelyard keys init.*MODELYARD_KEY"):
-        vault.encrypt("x")
-    assert not keyring_path().exists()
+        Vault().decrypt(token)
+    with pytest.raises(ConfigError, match=r"modelyard keys init.*MODELYARD_KEY"):
+        Vault().encrypt("y")
+    assert keyring_path().read_bytes() == ring_before
+    assert not key_file_path().exists()  # never a fresh key for a home that already holds data
+
+
+def test_first_use_creates_a_private_key_file(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(KEY_ENV)
+    token = Vault().encrypt("hello")
+    assert stat.S_IMODE(key_file_path().stat().st_mode) == 0o600
+    assert Vault().decrypt(token) == "hello"
 
 
 def test_create_master_key_file(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
