@@ -1,7 +1,8 @@
 """Rotten Tomatoes accuracy with differential privacy at ε ≤ 8 vs the same recipe without it.
 
-configs/rotten_tomatoes_dp.yaml is configs/rotten_tomatoes.yaml plus ``privacy.dp``
-(ε 8; δ left out, so 1/(10·n) for the n training reviews; clipping norm 1.0). The
+configs/rotten_tomatoes_dp.yaml is a one-epoch Rotten Tomatoes recipe (short enough for a
+2-core CPU) with ``privacy.dp`` (ε 8; δ left out, so 1/(10·n) for the n training reviews;
+clipping norm 1.0). The
 private run is DP-SGD through Opacus (privacy/dp.py); the non-private run is the
 same recipe with ``privacy`` removed. Both train on the recorded seeded split and
 are scored on its held-out test split. The non-private figure is reused from

@@ -71,7 +71,7 @@ KINDS = ("EMAIL", "CREDIT_CARD", "PHONE", "IBAN", "US_SSN", "IP_ADDRESS", "URL",
 
 def leaks(root: Path, needles: dict[str, str]) -> tuple[list[dict[str, str]], int, int]:
     found, files, size = [], 0, 0
-    for path in root.rglob("*"):
+    for path in [root] if root.is_file() else root.rglob("*"):
         if not path.is_file():
             continue
         data = path.read_bytes()
@@ -79,7 +79,7 @@ def leaks(root: Path, needles: dict[str, str]) -> tuple[list[dict[str, str]], in
         for needle, kind in needles.items():
             variants = {needle.encode(), needle.encode("utf-16-le"), json.dumps(needle)[1:-1].encode()}
             if any(v in data for v in variants):
-                found.append({"file": str(path.relative_to(root)), "type": kind})  # never the value itself
+                found.append({"file": path.name if root.is_file() else str(path.relative_to(root)), "type": kind})
     return found, files, size
 
 
@@ -166,6 +166,8 @@ def main() -> None:
             stop(server)  # type: ignore[arg-type]
     time.sleep(0.5)
     found, files, size = leaks(home, planted)
+    # Positive control: the same search finds every value planted in the user's own (unprotected) upload.
+    control, _, _ = leaks(source, planted)
     per_type = {kind: sum(1 for k in planted.values() if k == kind) for kind in KINDS}
     payload: dict[str, Any] = {
         "leaks": len(found),
@@ -173,6 +175,7 @@ def main() -> None:
         "planted_strings": len(planted),
         "planted_per_type": per_type,
         "planted_in_import": imported,
+        "control_found_in_upload": len(control),
         "requests": sent,
         "feedback": feedback_sent,
         "searched_files": files,
@@ -181,7 +184,8 @@ def main() -> None:
         "(+ WAL), key files, server log; UTF-8, UTF-16-LE and JSON-escaped spellings",
         "bar": {"leaks": 0},
     }
-    print(json.dumps({k: payload[k] for k in ("leaks", "planted_strings", "searched_files")}))
+    shown = ("leaks", "planted_strings", "searched_files", "control_found_in_upload")
+    print(json.dumps({k: payload[k] for k in shown}))
     write_result("planted_pii", payload)
 
 

@@ -61,6 +61,9 @@ class MonitorSettings:
     """Embed texts for the drift test (loads each version's base encoder once)."""
     reference_duty: float = 0.5
     """Building a reference runs in chunks, busy about this fraction of the time (live requests go between)."""
+    embed_duty: float = 0.25
+    """Embedding live texts may keep the monitor's thread busy at most this fraction of the time: an embedding
+    costs about a forward pass, so under heavy traffic a sample is embedded instead of taking a core from serving."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class Monitor:
         self._served_models = served_models
         self._states: dict[str, _ModelState] = {}
         self._embedders: dict[str, Embedder | None] = {}
+        self._embed_resume_at = 0.0
+        self._flushing = False
         self.dropped = 0
         self._queue: queue.Queue[Observation | threading.Event | None] = queue.Queue(self.settings.queue_size)
         self._stopping = False
@@ -209,6 +214,7 @@ class Monitor:
                 except queue.Empty:
                     break
             if not self._stopping:
+                self._flushing = bool(waiting)  # a flush embeds its backlog whatever the duty budget
                 self._guard(self._judge_all, touched)
                 self._guard(self._snapshot, bool(waiting))
             for event in waiting:
@@ -289,13 +295,16 @@ class Monitor:
         return self._embedders[spec]
 
     def _embed_pending(self, state: _ModelState) -> None:
-        if not state.pending:
-            return
+        if not state.pending or (time.monotonic() < self._embed_resume_at and not self._flushing):
+            return  # over the duty budget: the backlog keeps its newest texts and waits
         embedder = self._embedder(state)
         pending, state.pending = list(state.pending), deque()
         if embedder is None:
             return
+        started = time.monotonic()
         vectors = embedder.embed([text for _, text in pending])
+        spent = time.monotonic() - started
+        self._embed_resume_at = time.monotonic() + spent * (1 / self.settings.embed_duty - 1)
         for (record, _), vector in zip(pending, vectors, strict=True):
             record.embeddings.append(vector)
         state.embedded += len(pending)
@@ -305,8 +314,9 @@ class Monitor:
         now = time.time()
         for name in list(self._states):
             state = self._states[name]
-            self._embed_pending(state)
-            if name in touched or self._has_seconds_windows(name):
+            embedded = state.embedded
+            self._embed_pending(state)  # texts held back by the duty budget are judged once embedded
+            if name in touched or state.embedded != embedded or self._has_seconds_windows(name):
                 self._judge(name, state, now)
         if self._served_models is not None:
             for name, version in self._served_models().items():
