@@ -76,6 +76,9 @@ class SharedBase:
         self.heads: dict[str, _Head] = {}
         self._lock = threading.Lock()
         self._count = 0
+        self._lora_layers: list[Any] = []
+        self._active: str | None = None
+        """The adapter the LoRA layers are set to; switching walks every layer, so only on a change."""
 
     def add(self, folder: Path) -> str:
         """Attach the LoRA version in ``folder``; returns the adapter key to pass to ``forward``."""
@@ -96,6 +99,11 @@ class SharedBase:
                 # peft warns that the model already holds adapters: holding several is the point here.
                 warnings.simplefilter("ignore", UserWarning)
                 inject_adapter_in_model(config, self.encoder, adapter_name=key)
+            # peft creates the new modules in training mode: LoRA dropout would then perturb every
+            # prediction at random (and cost a mask per layer per call).
+            self.encoder.eval()
+            self._lora_layers = self._find_lora_layers()
+            self._active = None
             named = {name.replace(".weight", f".{key}.weight"): tensor for name, tensor in lora.items()}
             result = self.encoder.load_state_dict(named, strict=False)
             expected = {name for name, _ in self.encoder.named_parameters() if f".{key}." in name}
@@ -134,12 +142,19 @@ class SharedBase:
         from peft.tuners.lora import LoraLayer
 
         with warnings.catch_warnings():
-            # peft announces which adapter becomes active instead; forward() sets it on every call anyway.
+            # peft announces which adapter becomes active instead; forward() sets the one it needs.
             warnings.simplefilter("ignore", UserWarning)
             for module in self.encoder.modules():
                 if isinstance(module, LoraLayer) and key in module.lora_A:
                     module.delete_adapter(key)
         self.heads.pop(key, None)
+        self._lora_layers = self._find_lora_layers()
+        self._active = None
+
+    def _find_lora_layers(self) -> list[Any]:
+        from peft.tuners.lora import LoraLayer
+
+        return [module for module in self.encoder.modules() if isinstance(module, LoraLayer)]
 
     def adapter_parameters(self, key: str) -> int:
         """Parameters held for one adapter (LoRA matrices + head): what attaching it cost."""
@@ -150,14 +165,13 @@ class SharedBase:
     @torch.inference_mode()
     def forward(self, key: str, inputs: dict[str, NDArray[np.int64]]) -> NDArray[np.float32]:
         """Logits of adapter ``key`` for tokenized ``inputs`` (numpy, as the predictors make them)."""
-        from peft.tuners.lora import LoraLayer
-
         tensors = {name: torch.from_numpy(value) for name, value in inputs.items()}
         with self._lock:
             head = self.heads[key]
-            for module in self.encoder.modules():
-                if isinstance(module, LoraLayer):
+            if self._active != key:
+                for module in self._lora_layers:
                     module.set_adapter(key)
+                self._active = key
             output = self.encoder(**tensors)
             features = output.pooler_output if head.pooled else output.last_hidden_state
             return np.asarray(head.linear(features).float().numpy(), dtype=np.float32)

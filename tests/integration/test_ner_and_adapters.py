@@ -100,6 +100,8 @@ def test_shared_base_matches_merged_models_and_frees_adapters(world: World) -> N
     shared = adapters.SharedBase("minilm-l6")
     ner_folder, cls_folder = registry.get("ner-lora:1").path, registry.get("tiny-lora:1").path
     ner_key, cls_key = shared.add(ner_folder), shared.add(cls_folder)
+    # No LoRA dropout at inference: every module in eval mode, and the same input gives the same logits.
+    assert not [name for name, module in shared.encoder.named_modules() if module.training]
     sentences = [["Anna", "Schmidt", "works", "for", "Siemens", "."], ["Tokyo", "!"]]
     on_shared = TokenPredictor(ner_folder, 32, forward=lambda x: shared.forward(ner_key, x))
     merged = TokenPredictor(ner_folder, 32)
@@ -107,6 +109,7 @@ def test_shared_base_matches_merged_models_and_frees_adapters(world: World) -> N
         np.testing.assert_allclose(a, b, atol=1e-4)
     texts = ["my card was stolen", "what is the exchange rate"]
     cls_shared = Predictor(cls_folder, 32, forward=lambda x: shared.forward(cls_key, x))
+    np.testing.assert_array_equal(cls_shared.probabilities(texts), cls_shared.probabilities(texts))
     np.testing.assert_allclose(
         cls_shared.probabilities(texts), Predictor(cls_folder, 32).probabilities(texts), atol=1e-4
     )
