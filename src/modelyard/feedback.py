@@ -150,7 +150,7 @@ class PredictionLog:
                         batch.append(item)
                     item = self._queue.get_nowait()
             except queue.Empty:
-                pass
+                pass  # drained: write what was gathered
             if batch:
                 self._write(batch)
             for event in waiting:

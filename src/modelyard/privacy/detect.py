@@ -158,6 +158,7 @@ class _RegexRecognizer:
         return max(match.end(), match.start() + 1)
 
     def _judge(self, text: str, match: re.Match[str]) -> _Hit | None:
+        """Each recognizer's own check of a candidate match (checksum, context, shape); abstract here."""
         raise NotImplementedError
 
 
