@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
-import queue
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,12 +23,11 @@ from typing import Any
 from sqlalchemy import select
 
 from modelyard import store
+from modelyard.background import BatchWriter
 from modelyard.errors import AlreadyExists, DataError, NotFound
 from modelyard.privacy import crypto, default_detector
 from modelyard.privacy.operators import anonymize
 from modelyard.privacy.operators.mask import Mask
-
-log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "accepted", "rejected")
 # Same length as what it hides: offsets into a stored input stay those of the text the user sent.
@@ -117,53 +114,23 @@ class PredictionLog:
     """
 
     def __init__(self, interval: float = 0.5) -> None:
-        self._queue: queue.SimpleQueue[LoggedPrediction | threading.Event | None] = queue.SimpleQueue()
-        self._interval = interval
-        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
-        self._thread.start()
+        self._writer: BatchWriter[LoggedPrediction] = BatchWriter(self._write, name="prediction-log", interval=interval)
 
     def record(self, item: LoggedPrediction) -> None:
-        self._queue.put(item)
+        self._writer.put(item)
 
     def flush(self, timeout: float = 10.0) -> None:
-        done = threading.Event()
-        self._queue.put(done)
-        done.wait(timeout)
+        self._writer.flush(timeout)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=30)
+        self._writer.close(timeout=30)
 
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch: list[LoggedPrediction] = []
-            waiting: list[threading.Event] = []
-            try:
-                item = self._queue.get(timeout=self._interval)
-                while True:
-                    if item is None:
-                        stopping = True
-                    elif isinstance(item, threading.Event):
-                        waiting.append(item)
-                    else:
-                        batch.append(item)
-                    item = self._queue.get_nowait()
-            except queue.Empty:
-                pass  # drained: write what was gathered
-            if batch:
-                self._write(batch)
-            for event in waiting:
-                event.set()
-
-    def _write(self, batch: list[LoggedPrediction]) -> None:
-        try:
-            sealer = _sealer()
-            rows = [sealer.record(item) for item in batch]
-            with store.session() as db:
-                db.add_all(rows)
-        except Exception:  # the log must not take the server down; the failure is logged (scrubbed) loudly
-            log.exception("could not write %d prediction records", len(batch))
+    @staticmethod
+    def _write(batch: list[LoggedPrediction]) -> None:
+        sealer = _sealer()
+        rows = [sealer.record(item) for item in batch]
+        with store.session() as db:
+            db.add_all(rows)
 
 
 def prediction_source(prediction_id: str) -> tuple[str, int]:

@@ -19,6 +19,7 @@ outside the table.
 
 from __future__ import annotations
 
+import abc
 import bisect
 import ipaddress
 import re
@@ -131,7 +132,7 @@ def _cue_before(text: str, start: int, cue: re.Pattern[str], window: int = 40) -
     return cue.search(text, max(0, start - window), start) is not None
 
 
-class _RegexRecognizer:
+class _RegexRecognizer(abc.ABC):
     """One type, one compiled pattern; ``_judge`` rejects a match (None) or scores it, maybe moving its ends."""
 
     name: str
@@ -157,9 +158,9 @@ class _RegexRecognizer:
     def _resume_after_reject(self, match: re.Match[str]) -> int:
         return max(match.end(), match.start() + 1)
 
+    @abc.abstractmethod
     def _judge(self, text: str, match: re.Match[str]) -> _Hit | None:
-        """Each recognizer's own check of a candidate match (checksum, context, shape); abstract here."""
-        raise NotImplementedError
+        """Each recognizer's own check of a candidate match (checksum, context, shape)."""
 
 
 class EmailRecognizer(_RegexRecognizer):
