@@ -34,20 +34,22 @@ from numpy.typing import NDArray
 
 from modelyard import models
 from modelyard.errors import ModelLoadError
-from modelyard.tasks.heads import base_of, task_of
+from modelyard.tasks.heads import base_of, pooling_of, task_of
+from modelyard.tasks.pooling import masked_mean
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 _SAVED_PREFIX = "base_model.model."
 _SHARED_MODEL_TYPES = ("bert",)
 """Encoders whose *ForSequenceClassification / *ForTokenClassification heads are a linear ``classifier``
-(on the pooler output / on each token), which is what ``SharedBase`` rebuilds."""
+(on the pooler output or the mean of the tokens / on each token), which is what ``SharedBase`` rebuilds."""
 
 
 @dataclass
 class _Head:
     linear: torch.nn.Linear
-    pooled: bool
-    """Classification reads the pooled output; NER reads every token."""
+    reads: str
+    """What the head reads: ``cls`` (the pooler output) or ``mean`` (masked mean of the tokens) for
+    classification, ``tokens`` (every token) for NER."""
 
 
 def supports(folder: Path) -> bool:
@@ -115,7 +117,8 @@ class SharedBase:
                 )
             linear = torch.nn.Linear(head["weight"].shape[1], head["weight"].shape[0])
             linear.load_state_dict(head)
-            self.heads[key] = _Head(linear.eval(), pooled=task.name == "text-classification")
+            reads = pooling_of(folder) if task.name == "text-classification" else "tokens"
+            self.heads[key] = _Head(linear.eval(), reads)
         return key
 
     def _split(self, weights: dict[str, torch.Tensor], folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -173,5 +176,10 @@ class SharedBase:
                     module.set_adapter(key)
                 self._active = key
             output = self.encoder(**tensors)
-            features = output.pooler_output if head.pooled else output.last_hidden_state
+            if head.reads == "cls":
+                features = output.pooler_output
+            elif head.reads == "mean":
+                features = masked_mean(output.last_hidden_state, tensors.get("attention_mask"))
+            else:
+                features = output.last_hidden_state
             return np.asarray(head.linear(features).float().numpy(), dtype=np.float32)

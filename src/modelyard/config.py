@@ -97,6 +97,10 @@ class ModelSpec(FrozenModel):
     """A local folder, the packaged default ``minilm-l6``, or a Hugging Face hub id."""
     max_length: int = Field(128, ge=8, le=4096)
     """Longer inputs are truncated to this many tokens."""
+    pooling: Literal["auto", "cls", "mean"] = "auto"
+    """Text classification: what the head reads — the ``[CLS]`` pooler (``cls``), the mean of the token
+    vectors (``mean``), or ``auto``: the base's own sentence-embedding pooling when it declares one
+    (the packaged MiniLM is a mean-pooled sentence encoder), else ``cls``."""
 
 
 class LoraSpec(FrozenModel):
@@ -206,6 +210,8 @@ class Recipe(FrozenModel):
             )
         if self.task == "token-classification" and self.data.label_separator is not None:
             raise ValueError("data.label_separator (multi-label) applies to text-classification only")
+        if self.task == "token-classification" and self.model.pooling != "auto":
+            raise ValueError("model.pooling applies to text-classification only (NER labels every token)")
         return self
 
     @property

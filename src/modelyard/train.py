@@ -33,7 +33,7 @@ from modelyard.config import Recipe
 from modelyard.data.versions import DatasetVersionInfo, import_data, load_splits
 from modelyard.errors import ConfigError, TrainingError
 from modelyard.privacy import dp
-from modelyard.tasks import heads
+from modelyard.tasks import heads, pooling
 from modelyard.tasks.labels import LabelMap
 
 
@@ -138,7 +138,8 @@ def _train(
         name: task.encode(rows, tokenizer, label_map, recipe.model.max_length) for name, rows in splits.items() if rows
     }
     lora = recipe.training.lora_settings if recipe.training.method == "lora" else None
-    model = heads.build(task, base, label_map, lora)
+    pooled_by = pooling_for(recipe, base)
+    model = heads.build(task, base, label_map, lora, pooled_by)
 
     trainer = Trainer(
         model=model,
@@ -182,7 +183,7 @@ def _train(
             metrics=metrics,
             history=trainer.state.log_history,
             run_id=run_id,
-            save_weights=lambda folder: _save_weights(trainer, tokenizer, folder, base),
+            save_weights=lambda folder: _save_weights(trainer, tokenizer, folder, base, pooled_by),
         )
     state.wait_for_everyone()
     return TrainResult(
@@ -190,9 +191,16 @@ def _train(
     )
 
 
-def _save_weights(trainer: Trainer, tokenizer: Any, folder: Path, base: models.BaseModel) -> None:
+def _save_weights(trainer: Trainer, tokenizer: Any, folder: Path, base: models.BaseModel, pooling: str) -> None:
     model = trainer.accelerator.unwrap_model(trainer.model)
-    heads.save(model, tokenizer, folder, base)
+    heads.save(model, tokenizer, folder, base, pooling)
+
+
+def pooling_for(recipe: Recipe, base: models.BaseModel) -> str:
+    """The resolved pooling of a text classifier (``auto`` follows the base); NER has none to choose."""
+    if recipe.task != "text-classification":
+        return "cls"
+    return pooling.resolve(recipe.model.pooling, base)
 
 
 def _training_arguments(recipe: Recipe, run_dir: Path) -> TrainingArguments:

@@ -49,9 +49,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     trained: dict[str, Any] = {}
     save = training._save_weights
 
-    def keep(trainer: Any, tokenizer: Any, folder: Path, base: models.BaseModel) -> None:
+    def keep(trainer: Any, tokenizer: Any, folder: Path, base: models.BaseModel, pooling: str) -> None:
         trained[folder.parent.name] = trainer.model  # a spy: the real save still runs
-        save(trainer, tokenizer, folder, base)
+        save(trainer, tokenizer, folder, base, pooling)
 
     with module_home(tmp_path_factory.mktemp("dp")) as data, pytest.MonkeyPatch.context() as patch:
         patch.setattr(training, "_save_weights", keep)
@@ -84,7 +84,7 @@ def test_dp_full_registers_epsilon_within_budget(world: World) -> None:
 
     # Embedding tables stay frozen under DP; the encoder moved.
     model = world.trained["tiny-dp"]
-    base = models.load(heads.auto_class(tasks.get("text-classification")), models.resolve("minilm-l6"), num_labels=3)
+    base = models.load(heads.model_class(tasks.get("text-classification")), models.resolve("minilm-l6"), num_labels=3)
     assert torch.equal(model.bert.embeddings.word_embeddings.weight, base.bert.embeddings.word_embeddings.weight)
     assert not torch.equal(
         model.bert.encoder.layer[0].output.dense.weight, base.bert.encoder.layer[0].output.dense.weight
@@ -105,7 +105,10 @@ def test_dp_lora_moves_the_adapter_only_and_is_not_corrupted(world: World) -> No
 
     set_seed(7)
     label_map = LabelMap.load(version.path)
-    initial = get_peft_model_state_dict(heads.build(task, base, label_map, LoraSpec(r=8, alpha=16, dropout=0.0)))
+    pooling = heads.pooling_of(version.path)
+    initial = get_peft_model_state_dict(
+        heads.build(task, base, label_map, LoraSpec(r=8, alpha=16, dropout=0.0), pooling)
+    )
     final = get_peft_model_state_dict(trained)
     lora = [key for key in final if "lora_" in key]
     assert len(lora) == 24  # A and B on query and value in 6 layers
@@ -113,14 +116,14 @@ def test_dp_lora_moves_the_adapter_only_and_is_not_corrupted(world: World) -> No
         assert not torch.equal(final[key], initial[key]), f"{key} did not move"
     assert all(final[key].abs().sum() > 0 for key in lora if "lora_B" in key)  # B starts at zero
 
-    pristine = dict(models.load(heads.auto_class(task), base, num_labels=3).bert.named_parameters())
+    pristine = dict(models.load(heads.model_class(task), base, num_labels=3).bert.named_parameters())
     for name, p in trained.get_base_model().bert.named_parameters():
         if "lora_" not in name:
             assert torch.equal(p, pristine[name.replace(".base_layer.", ".")]), f"base weight {name} changed"
 
     from peft import PeftModel
 
-    adapter = PeftModel.from_pretrained(models.load(heads.auto_class(task), base, num_labels=3), version.path)
+    adapter = PeftModel.from_pretrained(models.load(heads.model_class(task, pooling), base, num_labels=3), version.path)
     merged = heads.load_trained(version.path)
     on_adapter, on_merged, in_memory = _logits(adapter, TEXTS), _logits(merged, TEXTS), _logits(trained, TEXTS)
     assert torch.isfinite(on_adapter).all()

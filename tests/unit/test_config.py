@@ -52,6 +52,11 @@ BASE = {"name": "m", "data": {"dataset": "banking77"}}
             ["text-classification only"],
         ),
         ({"data": {"dataset": "x", "tag_scheme": "BIOES"}}, ["data.tag_scheme", "'IOB2', 'IOB1' or 'IOBES'"]),
+        ({"model": {"pooling": "max"}}, ["model.pooling", "'auto', 'cls' or 'mean'", "found 'max'"]),
+        (
+            {"task": "token-classification", "model": {"pooling": "mean"}},
+            ["model.pooling applies to text-classification only"],
+        ),
     ],
 )
 def test_bad_recipes_name_the_key_and_the_fix(patch: dict[str, object], expected: list[str]) -> None:

@@ -1,8 +1,9 @@
 """Build a task's model on a base encoder (full or LoRA) and load a trained one back.
 
 Both tasks are an encoder plus a linear head (transformers' ``*ForSequenceClassification``
-and ``*ForTokenClassification``), so one implementation serves every task: the
-task plugin names its Auto class and peft task type.
+and ``*ForTokenClassification``, or our mean-pooled classifier, see ``pooling``), so one
+implementation serves every task: the task plugin names its Auto class and peft task type.
+A version records its base and its pooling in ``base_model.json``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,26 @@ BASE_FILE = "base_model.json"
 RECIPE_FILE = "config.yaml"
 
 
-def auto_class(task: tasks.Task) -> Any:
+def model_class(task: tasks.Task, pooling: str = "cls") -> Any:
+    """The class that builds and loads the task's model: the task's Auto class, or the mean-pooled head."""
     import transformers
 
-    return getattr(transformers, task.auto_class)
+    default = getattr(transformers, task.auto_class)
+    if pooling == "cls":
+        return default
+    from modelyard.tasks.pooling import classifier_class
+
+    return classifier_class("mean", default)
+
+
+def pooling_of(folder: Path) -> str:
+    """The pooling a version was trained with (versions from before pooling was recorded used ``cls``)."""
+    try:
+        recorded = json.loads((folder / BASE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "cls"
+    pooling: str = recorded.get("pooling", "cls")
+    return pooling
 
 
 def task_of(folder: Path) -> tasks.Task:
@@ -67,9 +84,11 @@ def _classifier_kwargs(label_map: LabelMap) -> dict[str, Any]:
     }
 
 
-def build(task: tasks.Task, base: models.BaseModel, label_map: LabelMap, lora: LoraSpec | None) -> Any:
+def build(
+    task: tasks.Task, base: models.BaseModel, label_map: LabelMap, lora: LoraSpec | None, pooling: str = "cls"
+) -> Any:
     """A fresh task head on the base; wrapped with LoRA adapters when ``lora`` is given."""
-    model = models.load(auto_class(task), base, **_classifier_kwargs(label_map))
+    model = models.load(model_class(task, pooling), base, **_classifier_kwargs(label_map))
     if lora is None:
         return model
     from peft import LoraConfig, TaskType, get_peft_model
@@ -84,17 +103,18 @@ def build(task: tasks.Task, base: models.BaseModel, label_map: LabelMap, lora: L
     return get_peft_model(model, config)
 
 
-def save(model: Any, tokenizer: Any, folder: Path, base: models.BaseModel) -> None:
+def save(model: Any, tokenizer: Any, folder: Path, base: models.BaseModel, pooling: str = "cls") -> None:
     """Safetensors weights and tokenizer (full), or only the adapter and head (LoRA); plus the base it needs."""
     model.save_pretrained(folder, safe_serialization=True)
     if not (folder / ADAPTER_CONFIG).is_file():
         tokenizer.save_pretrained(folder)
-    (folder / BASE_FILE).write_text(json.dumps({"spec": base.spec, "source": base.source}), encoding="utf-8")
+    recorded = {"spec": base.spec, "source": base.source, "pooling": pooling}
+    (folder / BASE_FILE).write_text(json.dumps(recorded), encoding="utf-8")
 
 
 def load_trained(folder: Path) -> Any:
     """The trained model in eval mode; LoRA versions are loaded on their base and merged."""
-    loader = auto_class(task_of(folder))
+    loader = model_class(task_of(folder), pooling_of(folder))
     label_map = LabelMap.load(folder)
     try:
         spec = base_of(folder)
