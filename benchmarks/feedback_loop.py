@@ -1,7 +1,8 @@
 """Close the loop on Banking77: serve, correct mistakes via /v1/feedback, retrain, gate (bar: a rise; no bad batch).
 
-1. A model trained on 20% of the official Banking77 train split (seeded draw) is
-   promoted and served (in-process app, the real routes and keys).
+1. A model trained on 20% of the official Banking77 train split (seeded draw; a
+   tenth of it validates) is promoted and served (in-process app, the real routes
+   and keys). Its test split, the gate's frozen holdout, is 2,000 other train rows.
 2. The next 30% of train is sent as traffic; every wrong top-1 prediction gets a
    correction through `POST /v1/feedback`, and a developer key accepts them all.
 3. `retrain` builds data + accepted feedback, trains with the same recipe, and the
@@ -52,9 +53,18 @@ def send(client: Any, headers: dict[str, str], rows: list[dict[str, str]], label
     return given
 
 
+def _summary(scores: dict[str, Any]) -> dict[str, Any]:
+    """The gate's scores without the per-example right/wrong lists (they stay in the stored decision)."""
+    return {
+        key: ({k: v for k, v in value.items() if k != "right_on_feedback"} if isinstance(value, dict) else value)
+        for key, value in scores.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=float, default=4)
+    parser.add_argument("--epochs", type=float, default=6)
+    parser.add_argument("--frozen-holdout", type=int, default=2000, help="unseen train rows the gate scores on")
     parser.add_argument("--bad-batch", type=int, default=1000, help="random-label corrections in the bad batch")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -71,18 +81,24 @@ def main() -> None:
     rows = _rows(fetched.splits["train"])
     rng = random.Random(args.seed)
     rng.shuffle(rows)
-    first, traffic = rows[: len(rows) // 5], rows[len(rows) // 5 : len(rows) // 2]
-    bad_traffic = rows[len(rows) // 2 : len(rows) // 2 + args.bad_batch]
-    source = home / "banking77-20pct.csv"
-    with source.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
-        writer.writeheader()
-        writer.writerows(first)
+    fifth, half = len(rows) // 5, len(rows) // 2
+    first, traffic = rows[:fifth], rows[fifth:half]
+    bad_traffic = rows[half : half + args.bad_batch]
+    # The gate's frozen holdout: unseen official-train rows, large enough that one example is not the
+    # difference between promoting and refusing (a 10% split of the 20% would be 200 rows).
+    frozen = rows[half + args.bad_batch : half + args.bad_batch + args.frozen_holdout]
+    cut = len(first) * 9 // 10
+    files = {"train": first[:cut], "validation": first[cut:], "test": frozen}
+    for split, split_rows in files.items():
+        with (home / f"banking77-{split}.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["text", "label"])
+            writer.writeheader()
+            writer.writerows(split_rows)
     recipe = parse_recipe(
         {
             "name": "bank-fb",
             "project": "banking",
-            "data": {"path": str(source), "validation_fraction": 0.1, "test_fraction": 0.1},
+            "data": {split: str(home / f"banking77-{split}.csv") for split in files},
             "model": {"base": "minilm-l6", "max_length": 64},
             "training": {
                 "epochs": args.epochs,
@@ -126,16 +142,17 @@ def main() -> None:
                 "corrections": len(corrections),
                 "promoted": good.promoted,
                 "reasons": good.reasons,
-                "scores": good.scores,
+                "scores": _summary(good.scores),
             },
             "bad_batch_promoted": bad.promoted,
             "bad_batch": {
                 "random_label_corrections": len(bad_ids),
                 "reasons": bad.reasons,
-                "scores": bad.scores,
+                "scores": _summary(bad.scores),
                 "official_test_accuracy_of_refused_candidate": bad_accuracy,
             },
-            "first_model": {"train_rows": len(first), "share_of_train": 0.2},
+            "first_model": {"train_rows": cut, "validation_rows": len(first) - cut, "share_of_train": 0.2},
+            "frozen_holdout_rows": len(frozen),
             "recipe": recipe.model_dump(mode="json"),
             "bar": {"after_minus_before": "> 0 (a clear rise)", "bad_batch_promoted": False},
         },

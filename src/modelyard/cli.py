@@ -466,6 +466,27 @@ def feedback_reject(feedback_id: int) -> None:
     out.print(f"rejected feedback {feedback_id}")
 
 
+@feedback_app.command("prune")
+def feedback_prune(
+    days: Annotated[
+        int | None,
+        typer.Option("--older-than-days", help="Default: $MODELYARD_PREDICTION_RETENTION_DAYS (90).", min=1),
+    ] = None,
+) -> None:
+    """Delete logged predictions older than the retention period (those that feedback refers to stay)."""
+    from datetime import timedelta
+
+    from modelyard import audit, feedback, settings
+
+    keep = days if days is not None else settings.prediction_retention_days()
+    if keep == 0:
+        out.print("retention is 0 (keep forever): nothing pruned; pass --older-than-days N to prune anyway")
+        return
+    removed = feedback.prune_predictions(timedelta(days=keep))
+    audit.record(None, "predictions_pruned", f"older-than:{keep}d", f"ok (cli): {removed}")
+    out.print(f"deleted {removed} logged predictions older than {keep} days")
+
+
 @app.command("explain")
 def explain_command(
     model: Annotated[str, typer.Argument(help="NAME[:VERSION]; a bare name uses the production version.")],

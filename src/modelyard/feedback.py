@@ -9,26 +9,33 @@ Feedback names a prediction id and gives the right label (classification) or the
 right entities (NER), with an optional comment (scrubbed and encrypted too).
 Corrections of the same input that disagree are flagged as conflicts, never merged;
 a developer accepts or rejects each one.
+
+Logged predictions are kept ``MODELYARD_PREDICTION_RETENTION_DAYS`` (default 90): the
+writer thread prunes older ones hourly, and ``modelyard feedback prune`` does it on
+demand. A prediction that feedback refers to is kept: it holds the corrected input.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import threading
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from modelyard import store
+from modelyard import settings, store
 from modelyard.background import BatchWriter
 from modelyard.errors import AlreadyExists, DataError, NotFound
 from modelyard.privacy import crypto, default_detector
 from modelyard.privacy.operators import anonymize
 from modelyard.privacy.operators.mask import Mask
 
+log = logging.getLogger(__name__)
 STATUSES = ("pending", "accepted", "rejected")
 # Same length as what it hides: offsets into a stored input stay those of the text the user sent.
 _STORED_MASK = Mask(keep_last=0)
@@ -113,8 +120,12 @@ class PredictionLog:
     cannot find the prediction it names yet).
     """
 
+    PRUNE_EVERY = 3600.0
+    """Seconds between retention passes on the writer thread."""
+
     def __init__(self, interval: float = 0.5) -> None:
         self._writer: BatchWriter[LoggedPrediction] = BatchWriter(self._write, name="prediction-log", interval=interval)
+        self._pruned_at: float | None = None
 
     def record(self, item: LoggedPrediction) -> None:
         self._writer.put(item)
@@ -125,12 +136,39 @@ class PredictionLog:
     def close(self) -> None:
         self._writer.close(timeout=30)
 
-    @staticmethod
-    def _write(batch: list[LoggedPrediction]) -> None:
+    def _write(self, batch: list[LoggedPrediction]) -> None:
         sealer = _sealer()
         rows = [sealer.record(item) for item in batch]
         with store.session() as db:
             db.add_all(rows)
+        now = time.monotonic()
+        if self._pruned_at is None or now - self._pruned_at >= self.PRUNE_EVERY:
+            self._pruned_at = now
+            self._prune()
+
+    @staticmethod
+    def _prune() -> None:
+        try:
+            days = settings.prediction_retention_days()
+            if days:
+                prune_predictions(timedelta(days=days))
+        except Exception:  # the batch above is written; a failed retention pass must not read as a lost batch
+            log.exception("the prediction log's retention pass failed; logged predictions are kept")
+
+
+def prune_predictions(older_than: timedelta) -> int:
+    """Delete logged predictions older than ``older_than`` that no feedback refers to; how many went."""
+    if older_than <= timedelta(0):
+        raise DataError(f"the retention period must be positive, not {older_than}")
+    cutoff = datetime.now(UTC) - older_than
+    referenced = select(store.FeedbackRecord.prediction_id)
+    with store.session() as db:
+        result = db.execute(
+            delete(store.PredictionRecord)
+            .where(store.PredictionRecord.created_at < cutoff, store.PredictionRecord.id.not_in(referenced))
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def prediction_source(prediction_id: str) -> tuple[str, int]:

@@ -167,9 +167,12 @@ def _gate(gate: GateSpec, scores: dict[str, Any]) -> tuple[bool, list[str]]:
     before, after = scores["baseline"]["frozen"], scores["candidate"]["frozen"]
     drop = round(before - after, 6)
     passed = drop <= gate.max_drop
+    size = scores["frozen_holdout"]
+    # Said with the drop: on a small holdout one example can exceed max_drop, a hint to hold out more.
+    grain = f"; {size} examples, one is {1 / size:.4f}" if size else ""
     reasons.append(
-        f"frozen holdout {scores['metric']}: {before:.4f} → {after:.4f} (drop {drop:+.4f}, allowed {gate.max_drop})"
-        + ("" if passed else ": REFUSED")
+        f"frozen holdout {scores['metric']}: {before:.4f} → {after:.4f} "
+        f"(drop {drop:+.4f}, allowed {gate.max_drop}{grain})" + ("" if passed else ": REFUSED")
     )
     fixed = _fixed(scores)
     if fixed is None:

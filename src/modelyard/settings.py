@@ -22,6 +22,18 @@ def db_url() -> str:
     return os.environ.get("MODELYARD_DB_URL") or f"sqlite:///{home() / 'modelyard.db'}"
 
 
+def prediction_retention_days() -> int:
+    """``$MODELYARD_PREDICTION_RETENTION_DAYS`` (default 90; 0 keeps logged predictions forever).
+
+    Logged inputs are scrubbed and encrypted, but a privacy-first log still should not grow without end."""
+    raw = os.environ.get("MODELYARD_PREDICTION_RETENTION_DAYS", "90").strip()
+    if not raw.isdigit():
+        from modelyard.errors import ConfigError
+
+        raise ConfigError(f"MODELYARD_PREDICTION_RETENTION_DAYS must be a whole number of days (0: keep), not {raw!r}")
+    return int(raw)
+
+
 def subdir(name: str) -> Path:
     """A named folder under the home (``artifacts``, ``datasets``, ``runs``, ``cache``...)."""
     path = home() / name

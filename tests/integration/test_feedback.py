@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from tests.conftest import module_home, recipe_dict
+from typer.testing import CliRunner
 
-from modelyard import access, feedback, registry
+from modelyard import access, feedback, registry, store
 from modelyard import train as training
+from modelyard.cli import app
 from modelyard.config import parse_recipe
+from modelyard.errors import DataError, NotFound
 from modelyard.serve import ServeConfig, create_app
 
 
@@ -101,3 +106,32 @@ def test_conflicting_corrections_are_flagged_not_merged(served: Served) -> None:
     rejected = served.client.post(f"/v1/feedback/{second['id']}/reject", headers=served.developer_key)
     assert rejected.json()["status"] == "rejected"
     assert not {row.id: row for row in feedback.list_feedback("tiny")}[first["id"]].conflict
+
+
+def test_old_predictions_are_pruned_unless_feedback_needs_them(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    corrected, forgotten, recent = (served.predict(t) for t in ("card gone", "hello", "rate today?"))
+    served.give(prediction_id=corrected, correct_label="card_arrival")
+    served.client.app.state.modelyard.predictions.flush()  # type: ignore[attr-defined]
+    with store.session() as db:
+        long_ago = datetime.now(UTC) - timedelta(days=120)
+        db.execute(
+            update(store.PredictionRecord)
+            .where(store.PredictionRecord.id.in_([corrected, forgotten]))
+            .values(created_at=long_ago)
+        )
+
+    monkeypatch.setenv("MODELYARD_PREDICTION_RETENTION_DAYS", "90")
+    result = CliRunner().invoke(app, ["feedback", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 logged predictions older than 90 days" in result.output
+    with pytest.raises(NotFound):
+        feedback.stored_input(forgotten)
+    assert feedback.stored_input(corrected) == "card gone"  # feedback refers to it: kept
+    assert feedback.stored_input(recent) == "rate today?"
+    assert feedback.prune_predictions(timedelta(days=90)) == 0
+
+    with pytest.raises(DataError, match="must be positive"):
+        feedback.prune_predictions(timedelta(0))
+    monkeypatch.setenv("MODELYARD_PREDICTION_RETENTION_DAYS", "ninety")
+    refused = CliRunner().invoke(app, ["feedback", "prune"])
+    assert refused.exit_code != 0 and "whole number of days" in refused.output

@@ -69,6 +69,7 @@ def test_rollback_without_an_earlier_production_version(home: Path, tiny_csv: Pa
 def _scores(before: float, after: float, baseline_right: list[bool], candidate_right: list[bool]) -> dict[str, object]:
     return {
         "metric": "accuracy",
+        "frozen_holdout": 200,
         "baseline": {"frozen": before, "right_on_feedback": baseline_right},
         "candidate": {"frozen": after, "right_on_feedback": candidate_right},
     }
@@ -87,5 +88,6 @@ def _scores(before: float, after: float, baseline_right: list[bool], candidate_r
 def test_gate(scores: dict[str, object], passed: bool, refused_on: str | None) -> None:
     result, reasons = _gate(GateSpec(), scores)
     assert result is passed
+    assert "200 examples, one is 0.0050" in reasons[0]
     refused = [r for r in reasons if r.endswith("REFUSED")]
     assert (refused_on is None and not refused) or (refused and refused[0].startswith(refused_on))
