@@ -97,10 +97,11 @@ class ModelSpec(FrozenModel):
     """A local folder, the packaged default ``minilm-l6``, or a Hugging Face hub id."""
     max_length: int = Field(128, ge=8, le=4096)
     """Longer inputs are truncated to this many tokens."""
-    pooling: Literal["auto", "cls", "mean"] = "auto"
-    """Text classification: what the head reads — the ``[CLS]`` pooler (``cls``), the mean of the token
-    vectors (``mean``), or ``auto``: the base's own sentence-embedding pooling when it declares one
-    (the packaged MiniLM is a mean-pooled sentence encoder), else ``cls``."""
+    pooling: Literal["cls", "mean", "auto"] = "cls"
+    """Text classification: what the head reads — the ``[CLS]`` pooler (``cls``, transformers' own head),
+    the mean of the token vectors (``mean``), or ``auto``: the base's own sentence-embedding pooling when
+    it declares one (the packaged MiniLM: mean). ``cls`` stays the default because it measured better on
+    the packaged MiniLM: Banking77 0.9269 vs 0.9231, Rotten Tomatoes 0.8454 vs 0.8415 with mean."""
 
 
 class LoraSpec(FrozenModel):
@@ -210,7 +211,7 @@ class Recipe(FrozenModel):
             )
         if self.task == "token-classification" and self.data.label_separator is not None:
             raise ValueError("data.label_separator (multi-label) applies to text-classification only")
-        if self.task == "token-classification" and self.model.pooling != "auto":
+        if self.task == "token-classification" and self.model.pooling != "cls":
             raise ValueError("model.pooling applies to text-classification only (NER labels every token)")
         return self
 

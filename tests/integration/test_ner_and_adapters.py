@@ -40,6 +40,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         training.run(parse_recipe(ner_recipe_dict(conll)))
         training.run(parse_recipe(ner_recipe_dict(conll, name="ner-lora", **LORA)))
         training.run(parse_recipe(recipe_dict(intents, **LORA) | {"name": "tiny-lora"}))
+        mean_pooled = {"name": "tiny-lora-mean", "model": {"base": "minilm-l6", "max_length": 32, "pooling": "mean"}}
+        training.run(parse_recipe(recipe_dict(intents, **LORA) | mean_pooled))
         yield World(root, conll, intents)
 
 
@@ -113,6 +115,16 @@ def test_shared_base_matches_merged_models_and_frees_adapters(world: World) -> N
     np.testing.assert_allclose(
         cls_shared.probabilities(texts), Predictor(cls_folder, 32).probabilities(texts), atol=1e-4
     )
+
+    # A mean-pooled classification adapter reads the mean of the tokens on the shared encoder too.
+    mean_folder = registry.get("tiny-lora-mean:1").path
+    assert json.loads((mean_folder / "base_model.json").read_text())["pooling"] == "mean"
+    mean_key = shared.add(mean_folder)
+    mean_shared = Predictor(mean_folder, 32, forward=lambda x: shared.forward(mean_key, x))
+    np.testing.assert_allclose(
+        mean_shared.probabilities(texts), Predictor(mean_folder, 32).probabilities(texts), atol=1e-4
+    )
+    shared.remove(mean_key)
 
     held = shared.adapter_parameters(ner_key)
     assert 0 < held < 200_000  # LoRA r=8 on query/value of 6 layers + a 7-tag head, not a 22.7M copy

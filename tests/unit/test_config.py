@@ -52,7 +52,7 @@ BASE = {"name": "m", "data": {"dataset": "banking77"}}
             ["text-classification only"],
         ),
         ({"data": {"dataset": "x", "tag_scheme": "BIOES"}}, ["data.tag_scheme", "'IOB2', 'IOB1' or 'IOBES'"]),
-        ({"model": {"pooling": "max"}}, ["model.pooling", "'auto', 'cls' or 'mean'", "found 'max'"]),
+        ({"model": {"pooling": "max"}}, ["model.pooling", "'cls', 'mean' or 'auto'", "found 'max'"]),
         (
             {"task": "token-classification", "model": {"pooling": "mean"}},
             ["model.pooling applies to text-classification only"],
