@@ -4,9 +4,10 @@ transformers' ``BertForSequenceClassification`` reads the ``[CLS]`` token throug
 pooler (dense + tanh). A sentence-embedding encoder such as the packaged all-MiniLM-L6 was
 trained for the *mean* of its token vectors: its ``[CLS]`` vector and pooler were never trained
 to summarise a sentence. Its own ``1_Pooling/config.json`` (sentence-transformers) says so, and
-``pooling: auto`` follows it (``cls`` is the default: it measured better here). transformers has no mean-pooling classification head, hence the
-small subclass below: same weights layout (``bert.*`` + ``classifier.*``), so saving, LoRA
-(peft's ``SEQ_CLS`` keeps ``classifier``), ONNX export and the shared-base adapters work unchanged.
+``pooling: auto`` follows it (``cls`` stays the default: it measured better here). transformers has
+no mean-pooling classification head, hence the small subclass below: same weights layout
+(``bert.*`` + ``classifier.*``), so saving, LoRA (peft's ``SEQ_CLS`` keeps ``classifier``), ONNX
+export and the shared-base adapters work unchanged.
 """
 
 from __future__ import annotations
