@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
@@ -81,3 +82,32 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     path.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in record.items() if k not in ("machine", "per_class")}, indent=2))
     return path
+
+
+def final_fit_recipe(recipe: Any, dataset: str, home: Path, epochs: float) -> Any:
+    """The usual final fit: ``recipe`` on the fetched data set's train + validation rows for a fixed number
+    of epochs (chosen beforehand from a validation run), no early stopping, the same test split.
+
+    Validation figures printed while it trains are then on rows seen in training and decide nothing."""
+    from modelyard.config import DataSpec
+    from modelyard.data import fetch
+
+    fetched = fetch.fetch(dataset)
+    rows: dict[str, list[dict[str, str]]] = {}
+    for split, path in fetched.splits.items():
+        with Path(path).open(encoding="utf-8", newline="") as handle:
+            rows[split] = list(csv.DictReader(handle))
+    files = {"train": rows["train"] + rows["validation"], "validation": rows["validation"], "test": rows["test"]}
+    columns = [fetched.text_column, fetched.label_column]
+    for split, split_rows in files.items():
+        with (home / f"final-fit-{split}.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(split_rows)
+    data = DataSpec(
+        **{split: home / f"final-fit-{split}.csv" for split in files},
+        text_column=fetched.text_column,
+        label_column=fetched.label_column,
+    )
+    training = recipe.training.model_copy(update={"epochs": epochs, "early_stopping_patience": None})
+    return recipe.model_copy(update={"data": data, "training": training})

@@ -12,31 +12,8 @@ then on rows seen in training and decide nothing. The test split is never used t
 from __future__ import annotations
 
 import argparse
-import csv
-from pathlib import Path
-from typing import Any
 
-from _common import ROOT, isolated_home, write_result
-
-
-def _full_train_recipe(recipe: Any, home: Path, epochs: float) -> Any:
-    from modelyard.config import DataSpec
-    from modelyard.data import fetch
-
-    fetched = fetch.fetch("banking77")
-    rows: dict[str, list[dict[str, str]]] = {}
-    for split, path in fetched.splits.items():
-        with Path(path).open(encoding="utf-8", newline="") as handle:
-            rows[split] = list(csv.DictReader(handle))
-    files = {"train": rows["train"] + rows["validation"], "validation": rows["validation"], "test": rows["test"]}
-    for split, split_rows in files.items():
-        with (home / f"banking77-full-{split}.csv").open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["text", "label"], extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(split_rows)
-    data = DataSpec(**{split: home / f"banking77-full-{split}.csv" for split in files})
-    training = recipe.training.model_copy(update={"epochs": epochs, "early_stopping_patience": None})
-    return recipe.model_copy(update={"data": data, "training": training})
+from _common import ROOT, final_fit_recipe, isolated_home, write_result
 
 
 def main() -> None:
@@ -51,7 +28,7 @@ def main() -> None:
     recipe = load_recipe(ROOT / args.recipe)
     protocol = "train 9,003, early stopping on validation 1,000, official test 3,080"
     if args.full_train:
-        recipe = _full_train_recipe(recipe, home, args.full_train)
+        recipe = final_fit_recipe(recipe, "banking77", home, args.full_train)
         protocol = (
             f"final fit: train+validation 10,003 (the official train), {args.full_train:g} epochs fixed in "
             "advance from the validation run, no early stopping; official test 3,080"
