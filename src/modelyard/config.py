@@ -139,6 +139,9 @@ class TrainingSpec(FrozenModel):
     """Validation metric that picks the best checkpoint; ``None``: the task's own (accuracy; entity F1 for NER)."""
     save_total_limit: int = Field(2, ge=1)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    layer_decay: float | None = Field(None, gt=0, le=1)
+    """Layer-wise learning-rate decay: each layer below the head learns ``layer_decay`` times slower
+    than the one above it (``null``: one rate for all)."""
     lora: LoraSpec | None = None
 
     @model_validator(mode="after")

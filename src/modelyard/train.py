@@ -28,7 +28,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 
-from modelyard import models, registry, settings, store, tasks
+from modelyard import layer_decay, models, registry, settings, store, tasks
 from modelyard.config import Recipe
 from modelyard.data.versions import DatasetVersionInfo, import_data, load_splits
 from modelyard.errors import ConfigError, TrainingError
@@ -152,6 +152,8 @@ def _train(
         callbacks=_callbacks(recipe, console, state),
     )
     trainer.remove_callback(PrinterCallback)
+    if recipe.training.layer_decay is not None:
+        trainer.optimizer = layer_decay.optimizer(trainer, recipe.training.layer_decay)
     started = time.perf_counter()
     private: dict[str, Any] = {}
     if recipe.privacy.dp is None:

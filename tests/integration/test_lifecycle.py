@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.conftest import INTENTS, module_home, recipe_dict, write_rows
 from typer.testing import CliRunner
 
-from modelyard import registry, store
+from modelyard import models, registry, store
 from modelyard import train as training
 from modelyard.cli import app
 from modelyard.config import parse_recipe
@@ -176,3 +176,23 @@ def test_multi_label(home: Path, tmp_path: Path) -> None:
     assert result.version is not None and result.metrics["multi_label"] is True
     probabilities = predict_texts("tiny-ml", ["card stolen"], top_k=3)[1][0]
     assert len(probabilities) == 3 and all(0 <= s.probability <= 1 for s in probabilities)
+
+
+def test_layer_decay_slows_the_lower_layers(home: Path, tiny_csv: Path) -> None:
+    """A decay of 1e-3 per layer leaves the encoder where pretraining put it; without it, it moves."""
+    pretrained = load_file(Path(models.resolve("minilm-l6").location) / "model.safetensors")
+
+    def movement(**training_options: object) -> dict[str, float]:
+        recipe = parse_recipe(recipe_dict(tiny_csv, max_steps=3, **training_options) | {"name": "decay"})
+        result = training.run(recipe)
+        assert result.version is not None
+        trained = load_file(result.version.path / "model.safetensors")
+        keys = ("embeddings.word_embeddings.weight", "encoder.layer.5.output.dense.weight")
+        return {key: float((trained[f"bert.{key}"] - pretrained[key]).abs().max()) for key in keys}
+
+    plain, decayed = movement(), movement(layer_decay=1e-3)
+    # Adam's first steps move a weight by about its learning rate (5e-4 here) whatever the gradient.
+    assert plain["encoder.layer.5.output.dense.weight"] > 1e-4
+    assert decayed["encoder.layer.5.output.dense.weight"] < 1e-6  # one step down: 5e-7
+    assert plain["embeddings.word_embeddings.weight"] > 1e-4
+    assert decayed["embeddings.word_embeddings.weight"] < 1e-12  # seven steps down

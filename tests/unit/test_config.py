@@ -38,6 +38,7 @@ BASE = {"name": "m", "data": {"dataset": "banking77"}}
         ({"training": {"lora": {"r": 4}}}, ["training.lora is set but training.method is 'full'"]),
         ({"training": {"lora_r": 4}}, ["training.lora_r: unknown key", "learning_rate"]),
         ({"training": {"batch_size": 0}}, ["training.batch_size", "greater than or equal to 1", "found 0"]),
+        ({"training": {"layer_decay": 1.5}}, ["training.layer_decay", "less than or equal to 1", "found 1.5"]),
         ({"data": {}}, ["exactly one of data.dataset"]),
         ({"data": {"dataset": "x", "path": "a.csv"}}, ["found ['dataset', 'path']"]),
         ({"data": {"train": "a.csv"}}, ["data.train needs data.validation"]),
