@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -111,3 +112,32 @@ def final_fit_recipe(recipe: Any, dataset: str, home: Path, epochs: float) -> An
     )
     training = recipe.training.model_copy(update={"epochs": epochs, "early_stopping_patience": None})
     return recipe.model_copy(update={"data": data, "training": training})
+
+
+def classification_arguments(doc: str, recipe: str, result: str) -> argparse.Namespace:
+    """``--recipe``, ``--full-train EPOCHS`` and ``--result NAME`` (a trial of another recipe keeps its own file)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", default=recipe)
+    parser.add_argument("--full-train", type=float, metavar="EPOCHS", help="fit train+validation for EPOCHS")
+    parser.add_argument("--result", default=result, help=f"benchmarks/results/<RESULT>.json (default {result})")
+    return parser.parse_args()
+
+
+def fit_protocol(
+    recipe: Any, dataset: str, home: Path, full_train: float | None, *, split: str, whole: str
+) -> tuple[Any, str]:
+    """The recipe to run and the protocol in words: the validation run, or the final fit on ``whole``."""
+    if not full_train:
+        return recipe, split
+    protocol = (
+        f"final fit: {whole}, {full_train:g} epochs fixed in advance from the validation run, no early stopping; "
+        "same test split"
+    )
+    return final_fit_recipe(recipe, dataset, home, full_train), protocol
+
+
+def validation_curve(history: list[dict[str, Any]], metric: str) -> list[dict[str, float]]:
+    """The validation ``metric`` per evaluation, from the Trainer's log (on seen rows in a final fit)."""
+    return [
+        {"epoch": entry["epoch"], metric: entry[f"eval_{metric}"]} for entry in history if f"eval_{metric}" in entry
+    ]

@@ -11,32 +11,27 @@ then on rows seen in training and decide nothing. The test split is never used t
 
 from __future__ import annotations
 
-import argparse
-
-from _common import ROOT, final_fit_recipe, isolated_home, write_result
+from _common import ROOT, classification_arguments, fit_protocol, isolated_home, validation_curve, write_result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--recipe", default="configs/banking77.yaml")
-    parser.add_argument("--full-train", type=float, metavar="EPOCHS", help="fit train+validation for EPOCHS")
-    args = parser.parse_args()
+    args = classification_arguments(__doc__ or "", "configs/banking77.yaml", "banking77")
     home = isolated_home("banking77")
     from modelyard import train
     from modelyard.config import load_recipe
 
-    recipe = load_recipe(ROOT / args.recipe)
-    protocol = "train 9,003, early stopping on validation 1,000, official test 3,080"
-    if args.full_train:
-        recipe = final_fit_recipe(recipe, "banking77", home, args.full_train)
-        protocol = (
-            f"final fit: train+validation 10,003 (the official train), {args.full_train:g} epochs fixed in "
-            "advance from the validation run, no early stopping; official test 3,080"
-        )
+    recipe, protocol = fit_protocol(
+        load_recipe(ROOT / args.recipe),
+        "banking77",
+        home,
+        args.full_train,
+        split="train 9,003, early stopping on validation 1,000, official test 3,080",
+        whole="train+validation 10,003 (the official train)",
+    )
     result = train.run(recipe)
     metrics = result.metrics
     write_result(
-        "banking77",
+        args.result,
         {
             "accuracy": metrics["accuracy"],
             "macro_f1": metrics["macro_f1"],
@@ -46,6 +41,7 @@ def main() -> None:
             "train_seconds": metrics["train_seconds"],
             "epochs": metrics["epochs"],
             "protocol": protocol,
+            "validation_accuracy": validation_curve(result.history, "accuracy"),
             "bar": {"accuracy": 0.93},
             "reference": "bert-base-uncased (110M) 0.9308 accuracy on the same official test",
             "recipe": recipe.model_dump(mode="json"),

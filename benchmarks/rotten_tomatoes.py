@@ -9,35 +9,30 @@ stopping (see ``_common.final_fit_recipe``); the test split is never used to cho
 
 from __future__ import annotations
 
-import argparse
-
-from _common import ROOT, final_fit_recipe, isolated_home, write_result
+from _common import ROOT, classification_arguments, fit_protocol, isolated_home, validation_curve, write_result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--recipe", default="configs/rotten_tomatoes.yaml")
-    parser.add_argument("--full-train", type=float, metavar="EPOCHS", help="fit train+validation for EPOCHS")
-    args = parser.parse_args()
+    args = classification_arguments(__doc__ or "", "configs/rotten_tomatoes.yaml", "rotten_tomatoes")
     home = isolated_home("rotten-tomatoes")
     from modelyard import train
     from modelyard.config import load_recipe
     from modelyard.data import fetch
 
-    recipe = load_recipe(ROOT / args.recipe)
-    protocol = "train 10,246, early stopping on validation 1,281, held-out test 1,281"
-    if args.full_train:
-        recipe = final_fit_recipe(recipe, "rotten-tomatoes", home, args.full_train)
-        protocol = (
-            f"final fit: train+validation 11,527, {args.full_train:g} epochs fixed in advance, no early "
-            "stopping; held-out test 1,281"
-        )
+    recipe, protocol = fit_protocol(
+        load_recipe(ROOT / args.recipe),
+        "rotten-tomatoes",
+        home,
+        args.full_train,
+        split="train 10,246, early stopping on validation 1,281, held-out test 1,281",
+        whole="train+validation 11,527",
+    )
     result = train.run(recipe)
     fetched = fetch.fetched_path("rotten-tomatoes")
     assert fetched is not None
     metrics = result.metrics
     write_result(
-        "rotten_tomatoes",
+        args.result,
         {
             "accuracy": metrics["accuracy"],
             "macro_f1": metrics["macro_f1"],
@@ -48,6 +43,7 @@ def main() -> None:
             "train_seconds": metrics["train_seconds"],
             "epochs": metrics["epochs"],
             "protocol": protocol,
+            "validation_accuracy": validation_curve(result.history, "accuracy"),
             "bar": {"accuracy": 0.85},
             "reference": "DistilBERT (66M) about 0.85 on the related MR set",
             "recipe": recipe.model_dump(mode="json"),
