@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, help="smoke check: train only this many steps per run")
     parser.add_argument("--subset", type=int, help="smoke check: only the first N rows of each split")
     parser.add_argument("--retrain-non-private", action="store_true", help="never reuse rotten_tomatoes.json")
+    parser.add_argument("--result", default="dp", help="benchmarks/results/<RESULT>.json (a smoke check: _smoke added)")
     args = parser.parse_args()
     home = isolated_home("dp")
     from modelyard import train
@@ -65,7 +66,7 @@ def main() -> None:
     result = train.run(private)
     metrics, record = result.metrics, result.metrics["privacy"]["dp"]
     write_result(
-        "dp_smoke" if smoke else "dp",
+        f"{args.result}_smoke" if smoke else args.result,
         {
             "accuracy_private": metrics["accuracy"],
             "accuracy_non_private": non_private["accuracy"],

@@ -119,3 +119,20 @@ def test_two_replicas_share_models_keys_and_audit(
     rows = audit.entries(1000)
     assert {r.key_id for r in rows if r.action == "predict"} >= {client.principal.key_id, created["key_id"]}
     assert any(r.action == "revoke_key" for r in rows) and any(r.outcome == "denied" for r in rows)
+
+
+def test_replicas_racing_on_one_alert_send_it_once(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight replicas judging the same drift at the same instant: the cooldown gate lets exactly one record it."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
+    from modelyard.monitor import list_alerts, parse_rules
+    from modelyard.monitor.alerts import record_alert
+
+    monkeypatch.setenv("MODELYARD_DB_URL", pg_url)
+    [rule] = parse_rules("rules:\n  - {name: drift, metric: embedding_auc, op: '>', threshold: 0.8, window: 100}").rules
+    now = datetime.now(UTC)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        fired = list(pool.map(lambda _: record_alert("m", 1, rule, 0.9, {}, webhook=False, now=now), range(8)))
+    assert sum(alert is not None for alert in fired) == 1
+    assert len(list_alerts("m")) == 1

@@ -180,3 +180,50 @@ rules:
         assert shown["label_psi"] is None  # no reference (no dataset in this home): drift is off, the rest works
     finally:
         monitor.close()
+
+
+def test_replicas_share_the_cooldown(home: Path) -> None:
+    """Two monitors on one store (two replicas) seeing the same slow traffic send one alert per cooldown."""
+    from types import SimpleNamespace
+
+    rules = parse_rules(
+        "rules:\n  - {name: slow, metric: latency_p50_ms, op: '>', threshold: 100, window: 5 requests, cooldown: 3600}"
+    )
+    version = SimpleNamespace(version=1, ref="m:1", base_model="minilm-l6", dataset_hash="0" * 64, task="x")
+    replicas = [
+        Monitor(
+            rules,
+            settings=MonitorSettings(embeddings=False, stats_window=10),
+            version_of=lambda name, number: version,  # type: ignore[arg-type,return-value]
+        )
+        for _ in range(2)
+    ]
+    try:
+        for monitor in replicas:
+            _observe(monitor, 10, latency_ms=500)
+            assert monitor.flush()
+        assert [a.rule for a in list_alerts("m")] == ["slow"]
+    finally:
+        for monitor in replicas:
+            monitor.close()
+
+
+def test_the_cooldown_gate_reopens_when_it_has_passed(home: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from modelyard.monitor.alerts import record_alert
+
+    [rule] = parse_rules(
+        "rules:\n  - {name: slow, metric: latency_p50_ms, op: '>', threshold: 1, window: 5 requests, cooldown: 60}"
+    ).rules
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def fire(model: str, after: float) -> bool:
+        alert = record_alert(model, 1, rule, 5.0, {}, webhook=False, now=start + timedelta(seconds=after))
+        return alert is not None
+
+    assert fire("m", 0)
+    assert not fire("m", 59.9)  # within the cooldown: held back
+    assert fire("other", 1)  # the gate is per model
+    assert fire("m", 60)  # the cooldown has passed
+    assert [a.model_name for a in list_alerts()] == ["m", "other", "m"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from modelyard import store
 from modelyard.monitor.rules import AlertRule
@@ -75,9 +77,24 @@ def _alert(row: store.MonitorAlert) -> Alert:
 
 
 def record_alert(
-    model: str, version: int, rule: AlertRule, value: float, details: dict[str, Any], *, webhook: bool
-) -> Alert:
+    model: str,
+    version: int,
+    rule: AlertRule,
+    value: float,
+    details: dict[str, Any],
+    *,
+    webhook: bool,
+    now: datetime | None = None,
+) -> Alert | None:
+    """Record the alert unless ``rule`` fired for ``model`` within its cooldown on any replica (then ``None``).
+
+    Replicas share the database, not memory: each judges the traffic it serves, and the
+    gate row makes the cooldown one for all of them, so N replicas seeing the same drift
+    send one alert, not N."""
+    fired_at = now or datetime.now(UTC)
     with store.session() as db:
+        if not _claim(db, model, rule, fired_at):
+            return None
         row = store.MonitorAlert(
             model_name=model,
             version=version,
@@ -89,11 +106,37 @@ def record_alert(
             window=rule.window.key,
             details=details,
             delivery="pending" if webhook else "none",
-            fired_at=datetime.now(UTC),
+            fired_at=fired_at,
         )
         db.add(row)
         db.flush()
         return _alert(row)
+
+
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _claim(db: Session, model: str, rule: AlertRule, now: datetime) -> bool:
+    """Move the rule's gate to ``now`` if its cooldown has passed; True for the one caller that did.
+
+    A conditional UPDATE is atomic on SQLite (one writer at a time) and on PostgreSQL (a
+    second writer waits for the row, then re-checks the condition against the committed value)."""
+    if db.get(store.MonitorAlertGate, (model, rule.name)) is None:
+        try:
+            with db.begin_nested():
+                db.add(store.MonitorAlertGate(model_name=model, rule=rule.name, last_fired_at=_NEVER))
+        except IntegrityError:
+            pass  # another replica created it first
+    claimed = db.execute(
+        update(store.MonitorAlertGate)
+        .where(
+            store.MonitorAlertGate.model_name == model,
+            store.MonitorAlertGate.rule == rule.name,
+            store.MonitorAlertGate.last_fired_at <= now - timedelta(seconds=rule.cooldown),
+        )
+        .values(last_fired_at=now)
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
 
 def set_delivery(alert_id: int, delivered: bool, attempts: int) -> None:

@@ -401,6 +401,9 @@ class Monitor:
         }
         webhook = self.notifier is not None
         alert = alerts.record_alert(name, state.version.version, rule, float(value), details, webhook=webhook)
+        if alert is None:
+            log.info("%s on %s: already fired by another replica within its cooldown", rule.name, name)
+            return
         log.warning("ALERT %s (request %d of this version)", alert.summary, state.history.count)
         if self.notifier is not None:
             self.notifier.send(alert.id, alert.payload())

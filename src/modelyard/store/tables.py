@@ -191,6 +191,16 @@ class MonitorAlert(Base):
     fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
+class MonitorAlertGate(Base):
+    """When a rule last fired for a model, whichever replica fired it: the cooldown holds across replicas."""
+
+    __tablename__ = "monitor_alert_gates"
+
+    model_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class MonitorSnapshot(Base):
     """The latest window statistics of a served model (one row per model, overwritten)."""
 
