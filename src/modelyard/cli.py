@@ -213,6 +213,11 @@ def export_model(
         f"{result.ref}: torch weights {result.weights_bytes / 1e6:.1f} MB; parity on {parity.n} {parity.split} "
         f"examples; usable: {'[green]yes[/]' if result.usable else '[red]no[/]'} ({result.seconds:.0f}s)"
     )
+    if result.fell_back:
+        err.print(
+            f"[yellow]{export.INT8_FILE} is outside the parity tolerance ({'; '.join(result.failures)}); "
+            f"the fp32 {export.FP32_FILE} is served instead[/]"
+        )
     result.check()
 
 

@@ -53,6 +53,12 @@ def inference_session(model_file: Path, threads: int | None = None) -> Any:
         raise ModelLoadError(f"ONNX Runtime cannot load {model_file}: {error}") from None
 
 
+def passed_parity(record: dict[str, Any], file: str) -> bool:
+    """Whether ``file`` of an export passed its parity check (records without per-file figures: ``usable``)."""
+    figures = record.get("parity", {}).get(file)
+    return bool(figures["passed"]) if figures is not None else bool(record.get("usable"))
+
+
 def read_export_record(folder: Path) -> dict[str, Any]:
     """The ``export.json`` of a version folder, or a ModelLoadError that says how to make one."""
     path = folder / EXPORT_RECORD
@@ -82,9 +88,9 @@ class OnnxPredictor:
         file = chosen[int8]
         if file not in record.get("sizes", {}):
             raise ModelLoadError(f"{folder} was exported without {file}; run `modelyard export` with --quantize int8")
-        if not record.get("usable") and not allow_unusable:
+        if not passed_parity(record, file) and not allow_unusable:
             raise ModelLoadError(
-                f"the ONNX export in {folder} failed its parity check ({'; '.join(record.get('failures', []))}); "
+                f"{file} in {folder} failed its parity check ({'; '.join(record.get('failures', []))}); "
                 "it is kept for inspection but not served — retrain, or export with --quantize none"
             )
         self._setup(folder / file, folder, max_length or int(record["max_length"]), threads)
@@ -176,12 +182,12 @@ class OnnxTokenPredictor(TokenPredictor):
 
     def __init__(self, folder: Path, int8: bool | None = None, *, threads: int | None = None) -> None:
         record = read_export_record(folder)
-        if not record.get("usable"):
+        chosen = {None: str(record.get("served_file", INT8_FILE)), True: INT8_FILE, False: FP32_FILE}
+        if not passed_parity(record, chosen[int8]):
             raise ModelLoadError(
-                f"the ONNX export in {folder} failed its parity check ({'; '.join(record.get('failures', []))}); "
+                f"{chosen[int8]} in {folder} failed its parity check ({'; '.join(record.get('failures', []))}); "
                 "it is kept for inspection but not served"
             )
-        chosen = {None: str(record.get("served_file", INT8_FILE)), True: INT8_FILE, False: FP32_FILE}
         self.model_file = folder / chosen[int8]
         super().__init__(folder, int(record["max_length"]), forward=onnx_forward(self.model_file, threads))
 
