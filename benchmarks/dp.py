@@ -1,7 +1,7 @@
 """Rotten Tomatoes accuracy with differential privacy at ε ≤ 8 vs the same recipe without it.
 
-configs/rotten_tomatoes_dp.yaml is a one-epoch Rotten Tomatoes recipe (short enough for a
-2-core CPU) with ``privacy.dp`` (ε 8; δ left out, so 1/(10·n) for the n training reviews;
+configs/rotten_tomatoes_dp.yaml is a Rotten Tomatoes linear probe (only the head learns, see the recipe)
+with ``privacy.dp`` (ε 8; δ left out, so 1/(10·n) for the n training reviews;
 clipping norm 1.0). The
 private run is DP-SGD through Opacus (privacy/dp.py); the non-private run is the
 same recipe with ``privacy`` removed. Both train on the recorded seeded split and

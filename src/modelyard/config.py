@@ -116,7 +116,10 @@ class LoraSpec(FrozenModel):
 class TrainingSpec(FrozenModel):
     """Hyperparameters of the fine-tuning loop."""
 
-    method: Literal["full", "lora"] = "full"
+    method: Literal["full", "lora", "head"] = "full"
+    """``full``: every weight learns; ``lora``: low-rank adapters and the head; ``head``: only the task head
+    on the frozen pretrained encoder (a linear probe: fastest, and the one that learns under DP-SGD on a few
+    thousand examples, where noise on millions of encoder weights drowns the signal)."""
     epochs: float = Field(3, gt=0, le=1000)
     max_steps: int = Field(-1, ge=-1)
     """Stop after this many optimiser steps (``-1``: run all epochs)."""
@@ -147,7 +150,9 @@ class TrainingSpec(FrozenModel):
     @model_validator(mode="after")
     def _lora_matches_method(self) -> TrainingSpec:
         if self.lora is not None and self.method != "lora":
-            raise ValueError("training.lora is set but training.method is 'full': set method: lora or drop lora")
+            raise ValueError(
+                f"training.lora is set but training.method is {self.method!r}: set method: lora or drop lora"
+            )
         return self
 
     @property

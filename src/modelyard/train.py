@@ -140,6 +140,8 @@ def _train(
     lora = recipe.training.lora_settings if recipe.training.method == "lora" else None
     pooled_by = pooling_for(recipe, base)
     model = heads.build(task, base, label_map, lora, pooled_by)
+    if recipe.training.method == "head":
+        heads.freeze_encoder(model)
 
     trainer = Trainer(
         model=model,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from tests.conftest import module_home, recipe_dict
 
 from modelyard import models, predict, registry, tasks
@@ -198,3 +199,15 @@ def test_weights_that_never_moved_fail_the_run() -> None:
     weight = torch.nn.Parameter(torch.ones(2))
     with pytest.raises(TrainingError, match="opacus#820"):
         dp._check_moved({"lora_A": weight}, {"lora_A": weight.detach().clone()})
+
+
+def test_dp_head_only_noises_only_the_head(home: Path, tiny_csv: Path) -> None:
+    """``method: head`` under DP-SGD: Opacus sees only the classifier; the encoder stays pretrained."""
+    recipe = dp_recipe(tiny_csv, "tiny-dp-head", 2, method="head")
+    result = training.run(parse_recipe(recipe | {"model": recipe["model"] | {"pooling": "mean"}}))
+    assert result.version is not None and result.version.method == "head"
+    record = result.metrics["privacy"]["dp"]
+    assert 0 < record["epsilon"] <= 8 and record["trainable_parameters"] == 384 * 3 + 3
+    trained = load_file(result.version.path / "model.safetensors")
+    pretrained = load_file(Path(models.resolve("minilm-l6").location) / "model.safetensors")
+    assert all(torch.equal(trained[f"bert.{key}"], pretrained[key]) for key in pretrained if f"bert.{key}" in trained)

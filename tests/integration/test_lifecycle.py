@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 from sqlalchemy import select
 from tests.conftest import INTENTS, module_home, recipe_dict, write_rows
@@ -196,3 +197,15 @@ def test_layer_decay_slows_the_lower_layers(home: Path, tiny_csv: Path) -> None:
     assert decayed["encoder.layer.5.output.dense.weight"] < 1e-6  # one step down: 5e-7
     assert plain["embeddings.word_embeddings.weight"] > 1e-4
     assert decayed["embeddings.word_embeddings.weight"] < 1e-12  # seven steps down
+
+
+def test_head_only_training_leaves_the_encoder_as_pretrained(home: Path, tiny_csv: Path) -> None:
+    """``method: head`` is a linear probe: every encoder weight stays pretrained, the head learns."""
+    pretrained = load_file(Path(models.resolve("minilm-l6").location) / "model.safetensors")
+    recipe = parse_recipe(recipe_dict(tiny_csv, max_steps=3, method="head") | {"name": "probe"})
+    result = training.run(recipe)
+    assert result.version is not None and result.version.method == "head"
+    trained = load_file(result.version.path / "model.safetensors")
+    encoder = {key: trained[f"bert.{key}"] for key in pretrained if f"bert.{key}" in trained}
+    assert len(encoder) > 90 and all(torch.equal(weights, pretrained[key]) for key, weights in encoder.items())
+    assert predict_texts("probe", ["where is my card"])[1][0][0].label in INTENTS
