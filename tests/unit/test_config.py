@@ -34,7 +34,7 @@ BASE = {"name": "m", "data": {"dataset": "banking77"}}
     ("patch", "expected"),
     [
         ({"trainig": {}}, ["trainig: unknown key; allowed here:", "training"]),
-        ({"training": {"method": "fulll"}}, ["training.method", "'full' or 'lora'", "found 'fulll'"]),
+        ({"training": {"method": "fulll"}}, ["training.method", "'full', 'lora' or 'head'", "found 'fulll'"]),
         ({"training": {"lora": {"r": 4}}}, ["training.lora is set but training.method is 'full'"]),
         ({"training": {"lora_r": 4}}, ["training.lora_r: unknown key", "learning_rate"]),
         ({"training": {"batch_size": 0}}, ["training.batch_size", "greater than or equal to 1", "found 0"]),
