@@ -28,7 +28,7 @@ def depth(name: str, num_layers: int) -> int:
     """0 for the embeddings, ``i + 1`` for block ``i``, ``num_layers + 1`` for the rest."""
     block = _BLOCK.search(name)
     if block:
-        return min(int(block.group(1)) + 1, num_layers)
+        return int(block.group(1)) + 1
     if "embeddings" in name:
         return 0
     return num_layers + 1
@@ -65,7 +65,6 @@ def parameter_groups(
 def optimizer(trainer: Any, decay: float) -> torch.optim.Optimizer:
     """The Trainer's AdamW (same betas, eps, decay exclusions) with layer-wise rates."""
     model = trainer.model
-    config = getattr(model, "config", None) or model.get_base_model().config
     optimizer_class, kwargs = trainer.get_optimizer_cls_and_kwargs(trainer.args, model)
     kwargs = {key: value for key, value in kwargs.items() if key != "lr"}
     groups = parameter_groups(
@@ -74,6 +73,6 @@ def optimizer(trainer: Any, decay: float) -> torch.optim.Optimizer:
         weight_decay=trainer.args.weight_decay,
         decay=decay,
         decayed_names=set(trainer.get_decay_parameter_names(model)),
-        num_layers=int(config.num_hidden_layers),
+        num_layers=int(model.config.num_hidden_layers),  # a peft wrapper forwards .config
     )
     return optimizer_class(groups, lr=trainer.args.learning_rate, **kwargs)

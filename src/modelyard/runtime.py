@@ -59,6 +59,20 @@ def passed_parity(record: dict[str, Any], file: str) -> bool:
     return bool(figures["passed"]) if figures is not None else bool(record.get("usable"))
 
 
+def exported_file(folder: Path, record: dict[str, Any], int8: bool | None, *, allow_unusable: bool = False) -> Path:
+    """The exported file to load: int8 (True), fp32 (False) or the one the export serves (None), checked
+    to exist and to have passed its parity check unless ``allow_unusable``."""
+    file = {None: str(record.get("served_file", INT8_FILE)), True: INT8_FILE, False: FP32_FILE}[int8]
+    if file not in record.get("sizes", {}):
+        raise ModelLoadError(f"{folder} was exported without {file}; run `modelyard export` with --quantize int8")
+    if not passed_parity(record, file) and not allow_unusable:
+        raise ModelLoadError(
+            f"{file} in {folder} failed its parity check ({'; '.join(record.get('failures', []))}); "
+            "it is kept for inspection but not served — retrain, or export with --quantize none"
+        )
+    return folder / file
+
+
 def read_export_record(folder: Path) -> dict[str, Any]:
     """The ``export.json`` of a version folder, or a ModelLoadError that says how to make one."""
     path = folder / EXPORT_RECORD
@@ -84,16 +98,8 @@ class OnnxPredictor:
         (int8 unless it was exported with ``--quantize none``). ``threads``: intra-op threads, default one per core.
         """
         record = read_export_record(folder)
-        chosen = {None: str(record.get("served_file", INT8_FILE)), True: INT8_FILE, False: FP32_FILE}
-        file = chosen[int8]
-        if file not in record.get("sizes", {}):
-            raise ModelLoadError(f"{folder} was exported without {file}; run `modelyard export` with --quantize int8")
-        if not passed_parity(record, file) and not allow_unusable:
-            raise ModelLoadError(
-                f"{file} in {folder} failed its parity check ({'; '.join(record.get('failures', []))}); "
-                "it is kept for inspection but not served — retrain, or export with --quantize none"
-            )
-        self._setup(folder / file, folder, max_length or int(record["max_length"]), threads)
+        model_file = exported_file(folder, record, int8, allow_unusable=allow_unusable)
+        self._setup(model_file, folder, max_length or int(record["max_length"]), threads)
 
     @classmethod
     def from_file(cls, model_file: Path, folder: Path, *, max_length: int, threads: int | None = None) -> OnnxPredictor:
@@ -182,13 +188,7 @@ class OnnxTokenPredictor(TokenPredictor):
 
     def __init__(self, folder: Path, int8: bool | None = None, *, threads: int | None = None) -> None:
         record = read_export_record(folder)
-        chosen = {None: str(record.get("served_file", INT8_FILE)), True: INT8_FILE, False: FP32_FILE}
-        if not passed_parity(record, chosen[int8]):
-            raise ModelLoadError(
-                f"{chosen[int8]} in {folder} failed its parity check ({'; '.join(record.get('failures', []))}); "
-                "it is kept for inspection but not served"
-            )
-        self.model_file = folder / chosen[int8]
+        self.model_file = exported_file(folder, record, int8)
         super().__init__(folder, int(record["max_length"]), forward=onnx_forward(self.model_file, threads))
 
 

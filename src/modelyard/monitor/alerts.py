@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -122,11 +123,8 @@ def _claim(db: Session, model: str, rule: AlertRule, now: datetime) -> bool:
     A conditional UPDATE is atomic on SQLite (one writer at a time) and on PostgreSQL (a
     second writer waits for the row, then re-checks the condition against the committed value)."""
     if db.get(store.MonitorAlertGate, (model, rule.name)) is None:
-        try:
-            with db.begin_nested():
-                db.add(store.MonitorAlertGate(model_name=model, rule=rule.name, last_fired_at=_NEVER))
-        except IntegrityError:
-            pass  # another replica created it first
+        with suppress(IntegrityError), db.begin_nested():  # IntegrityError: another replica created it first
+            db.add(store.MonitorAlertGate(model_name=model, rule=rule.name, last_fired_at=_NEVER))
     claimed = db.execute(
         update(store.MonitorAlertGate)
         .where(

@@ -103,14 +103,13 @@ def build(
     return get_peft_model(model, config)
 
 
-def freeze_encoder(model: Any) -> int:
-    """Leave only the task head trainable (``method: head``); returns the number of weights that still learn.
+def freeze_encoder(model: Any) -> None:
+    """Leave only the task head trainable (``method: head``).
 
     ``base_model`` is the encoder of any transformers task model (``model.bert``, ``model.roberta``, …);
     what is outside it is the head. The pretrained pooler, inside the encoder, stays frozen too."""
     for parameter in model.base_model.parameters():
         parameter.requires_grad_(False)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def save(model: Any, tokenizer: Any, folder: Path, base: models.BaseModel, pooling: str = "cls") -> None:
