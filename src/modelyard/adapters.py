@@ -16,7 +16,8 @@ two skinny matrix products per target layer instead (r=8 on a 384-wide layer).
 Sharing covers BERT-family encoders, whose task heads are one linear
 ``classifier`` on the pooled output (classification) or on every token (NER);
 ``supports`` says whether a version qualifies, and the server gives any other
-version a dedicated merged model.
+version a dedicated merged model. A NER version trained with word shapes
+(``model.case_features``) also brings its own token-type table, swapped in with its adapter.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from modelyard import models
 from modelyard.errors import ModelLoadError
 from modelyard.tasks.heads import base_of, pooling_of, task_of
 from modelyard.tasks.pooling import masked_mean
+from modelyard.tasks.token_classification.shapes import MODULE as SHAPE_MODULE
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 _SAVED_PREFIX = "base_model.model."
@@ -50,6 +52,8 @@ class _Head:
     reads: str
     """What the head reads: ``cls`` (the pooler output) or ``mean`` (masked mean of the tokens) for
     classification, ``tokens`` (every token) for NER."""
+    token_types: torch.nn.Embedding | None = None
+    """The version's own token-type table (word shapes, ``model.case_features``); ``None``: the base's."""
 
 
 def supports(folder: Path) -> bool:
@@ -61,6 +65,10 @@ def supports(folder: Path) -> bool:
     )
     model_type = config.get("model_type")
     return model_type is None or model_type in _SHARED_MODEL_TYPES
+
+
+def _embedding(table: torch.Tensor | None) -> torch.nn.Embedding | None:
+    return None if table is None else torch.nn.Embedding.from_pretrained(table, freeze=True)
 
 
 class SharedBase:
@@ -81,6 +89,8 @@ class SharedBase:
         self._lora_layers: list[Any] = []
         self._active: str | None = None
         """The adapter the LoRA layers are set to; switching walks every layer, so only on a change."""
+        self._embeddings = self.encoder.embeddings
+        self._base_token_types = self._embeddings.token_type_embeddings
 
     def add(self, folder: Path) -> str:
         """Attach the LoRA version in ``folder``; returns the adapter key to pass to ``forward``."""
@@ -93,7 +103,7 @@ class SharedBase:
         config = LoraConfig.from_pretrained(str(folder))
         config.modules_to_save = None  # the head is rebuilt below, outside the shared encoder
         config.inference_mode = True
-        lora, head = self._split(load_file(str(folder / ADAPTER_WEIGHTS)), folder)
+        lora, head, token_types = self._split(load_file(str(folder / ADAPTER_WEIGHTS)), folder)
         with self._lock:
             self._count += 1
             key = f"adapter{self._count}"
@@ -118,23 +128,28 @@ class SharedBase:
             linear = torch.nn.Linear(head["weight"].shape[1], head["weight"].shape[0])
             linear.load_state_dict(head)
             reads = pooling_of(folder) if task.name == "text-classification" else "tokens"
-            self.heads[key] = _Head(linear.eval(), reads)
+            self.heads[key] = _Head(linear.eval(), reads, _embedding(token_types))
         return key
 
-    def _split(self, weights: dict[str, torch.Tensor], folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    def _split(
+        self, weights: dict[str, torch.Tensor], folder: Path
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any], torch.Tensor | None]:
         lora: dict[str, torch.Tensor] = {}
         head: dict[str, torch.Tensor] = {}
+        token_types = None
         for saved, tensor in weights.items():
             name = saved.removeprefix(_SAVED_PREFIX)
             if ".lora_" in name and name.startswith(self.prefix):
                 lora[name.removeprefix(self.prefix)] = tensor
             elif name.startswith("classifier."):
                 head[name.removeprefix("classifier.")] = tensor
+            elif name == f"{self.prefix}embeddings.{SHAPE_MODULE}.weight":
+                token_types = tensor
             else:
                 raise ModelLoadError(f"{folder / ADAPTER_WEIGHTS} holds {saved!r}, which a shared base cannot apply")
         if set(head) != {"weight", "bias"}:
             raise ModelLoadError(f"{folder / ADAPTER_WEIGHTS} has no linear classifier head")
-        return lora, head
+        return lora, head, token_types
 
     def remove(self, key: str) -> None:
         """Detach an adapter and free its weights."""
@@ -163,7 +178,10 @@ class SharedBase:
         """Parameters held for one adapter (LoRA matrices + head): what attaching it cost."""
         lora = sum(p.numel() for name, p in self.encoder.named_parameters() if f".{key}." in name)
         head = self.heads.get(key)
-        return lora + (sum(p.numel() for p in head.linear.parameters()) if head else 0)
+        if head is None:
+            return lora
+        shapes = 0 if head.token_types is None else head.token_types.weight.numel()
+        return lora + sum(p.numel() for p in head.linear.parameters()) + shapes
 
     @torch.inference_mode()
     def forward(self, key: str, inputs: dict[str, NDArray[np.int64]]) -> NDArray[np.float32]:
@@ -175,6 +193,10 @@ class SharedBase:
                 for module in self._lora_layers:
                     module.set_adapter(key)
                 self._active = key
+            # The version's word-shape table, or the base's own: swapped under the lock like the adapter.
+            self._embeddings.token_type_embeddings = (
+                self._base_token_types if head.token_types is None else head.token_types
+            )
             output = self.encoder(**tensors)
             if head.reads == "cls":
                 features = output.pooler_output

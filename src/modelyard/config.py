@@ -102,6 +102,12 @@ class ModelSpec(FrozenModel):
     the mean of the token vectors (``mean``), or ``auto``: the base's own sentence-embedding pooling when
     it declares one (the packaged MiniLM: mean). ``cls`` stays the default because it measured better on
     the packaged MiniLM: Banking77 0.9269 vs 0.9231, Rotten Tomatoes 0.8454 vs 0.8415 with mean."""
+    case_features: bool = False
+    """NER: give every subword its word's letter case (lowercase, Capitalised, ALL CAPS, digits, mixed),
+    which an uncased base's tokenizer discards; see ``tasks/token_classification/shapes.py``."""
+    document_context: int = Field(0, ge=0, le=512)
+    """NER: read each sentence between up to this many words of its document before and after it
+    (0: each sentence alone); see ``tasks/token_classification/context.py``."""
 
 
 class LoraSpec(FrozenModel):
@@ -221,6 +227,9 @@ class Recipe(FrozenModel):
             raise ValueError("data.label_separator (multi-label) applies to text-classification only")
         if self.task == "token-classification" and self.model.pooling != "cls":
             raise ValueError("model.pooling applies to text-classification only (NER labels every token)")
+        for key in ("case_features", "document_context"):
+            if self.task != "token-classification" and getattr(self.model, key):
+                raise ValueError(f"model.{key} applies to token-classification only")
         return self
 
     @property

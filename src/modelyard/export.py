@@ -206,7 +206,10 @@ def run(
     scratch = folder.parent / f".tmp-export-{folder.name}-{uuid.uuid4().hex[:8]}"
     scratch.mkdir()
     try:
-        inputs = export_onnx(reference.model, reference.tokenizer, scratch / FP32_FILE, per_token=ner)
+        token_types = ner and reference.case_features
+        inputs = export_onnx(
+            reference.model, reference.tokenizer, scratch / FP32_FILE, per_token=ner, token_types=token_types
+        )
         files = [FP32_FILE]
         fusions: dict[str, int] = {}
         if quantize == "int8":
@@ -328,12 +331,19 @@ def _onnx_predictor(ner: bool, model_file: Path, folder: Path, max_length: int) 
     return OnnxPredictor.from_file(model_file, folder, max_length=max_length)
 
 
-def export_onnx(model: Any, tokenizer: Any, destination: Path, *, per_token: bool = False) -> list[str]:
-    """Write the fp32 ONNX graph of ``model`` (logits only; per token for NER); returns its input names."""
+def export_onnx(
+    model: Any, tokenizer: Any, destination: Path, *, per_token: bool = False, token_types: bool = False
+) -> list[str]:
+    """Write the fp32 ONNX graph of ``model`` (logits only; per token for NER); returns its input names.
+
+    ``token_types`` makes ``token_type_ids`` an input even where the tokenizer has none (word shapes)."""
     import torch
 
-    names = [name for name in _INPUTS if name in tokenizer.model_input_names]
+    wanted = {*tokenizer.model_input_names, *(["token_type_ids"] if token_types else [])}
+    names = [name for name in _INPUTS if name in wanted]
     example = tokenizer(_EXAMPLE_TEXTS, padding=True, return_tensors="pt")
+    if token_types:
+        example["token_type_ids"] = torch.ones_like(example["input_ids"])
     # Eager attention is plain MatMul/Softmax: the pattern ONNX Runtime fuses into one Attention node.
     model.set_attn_implementation("eager")
     model.float().eval()

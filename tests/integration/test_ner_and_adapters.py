@@ -23,6 +23,8 @@ from modelyard.tasks.text_classification.predict import Predictor
 from modelyard.tasks.token_classification.predict import TokenPredictor
 
 LORA = {"method": "lora", "lora": {"r": 8, "alpha": 16, "dropout": 0.0}, "learning_rate": 5e-3}
+SHAPES = {"model": {"base": "minilm-l6", "max_length": 48, "case_features": True, "document_context": 6}}
+"""Word shapes, and each sentence read among its neighbours (the tiny CoNLL file is one document)."""
 
 
 @dataclass
@@ -39,6 +41,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         conll = write_conll(root / "ner.conll", ner_sentences(80))
         training.run(parse_recipe(ner_recipe_dict(conll)))
         training.run(parse_recipe(ner_recipe_dict(conll, name="ner-lora", **LORA)))
+        training.run(parse_recipe(ner_recipe_dict(conll, name="ner-shapes") | SHAPES))
+        training.run(parse_recipe(ner_recipe_dict(conll, name="ner-shapes-lora", **LORA) | SHAPES))
         training.run(parse_recipe(recipe_dict(intents, **LORA) | {"name": "tiny-lora"}))
         mean_pooled = {"name": "tiny-lora-mean", "model": {"base": "minilm-l6", "max_length": 32, "pooling": "mean"}}
         training.run(parse_recipe(recipe_dict(intents, **LORA) | mean_pooled))
@@ -172,6 +176,74 @@ def test_server_serves_adapters_on_one_base_and_hot_swaps_them(world: World) -> 
         registry.promote("tiny-lora:1", "archived")
         client.post("/v1/admin/reload", headers=headers)
         assert pool.served == {} and pool.bases == {}
+
+
+def test_case_features_let_an_uncased_base_see_letter_case(world: World) -> None:
+    capitalised = ["Anna", "Schmidt", "works", "for", "Siemens", "."]
+    sentences = [capitalised, [word.lower() for word in capitalised]]
+    plain = TokenPredictor(registry.get("ner:1").path, 32)
+    capital, lower = plain.word_probabilities(sentences)
+    np.testing.assert_array_equal(capital, lower)  # the uncased tokenizer cannot tell them apart
+
+    for name in ("ner-shapes", "ner-shapes-lora"):
+        folder = registry.get(f"{name}:1").path
+        shaped = TokenPredictor(folder, 32)
+        assert shaped.case_features
+        capital, lower = shaped.word_probabilities(sentences)
+        assert np.abs(capital - lower).max() > 1e-3, name
+    config = json.loads((registry.get("ner-shapes:1").path / "config.json").read_text())
+    assert config["type_vocab_size"] == 6
+
+
+def test_document_context_is_read_in_training_and_evaluation(world: World) -> None:
+    from modelyard.tasks.token_classification.data import read_file
+
+    examples = read_file(world.conll, DataSpec(path=world.conll))
+    assert {e.document for e in examples} == {"1"}
+    sentences = [["Anna", "Schmidt", "works", "for", "Siemens", "."], ["She", "lives", "in", "Tokyo", "."]]
+    for name in ("ner-shapes", "ner-shapes-lora"):
+        folder = registry.get(f"{name}:1").path
+        predictor = TokenPredictor(folder, 48)
+        assert predictor.document_context == 6
+        alone = predictor.word_probabilities(sentences)
+        together = predictor.word_probabilities(sentences, ["d", "d"])
+        assert [m.shape for m in together] == [m.shape for m in alone] and all(m.any(axis=1).all() for m in together)
+        assert max(np.abs(a - b).max() for a, b in zip(alone, together, strict=True)) > 1e-4, name
+        # Each sentence is evaluated among its neighbours, as it was trained.
+        assert evaluate.run(f"{name}:1", world.conll).metrics["f1"] > 0.5
+
+
+def test_case_feature_adapter_brings_its_own_shape_table_to_the_shared_base(world: World) -> None:
+    from safetensors.torch import load_file
+
+    shaped_folder, plain_folder = registry.get("ner-shapes-lora:1").path, registry.get("ner-lora:1").path
+    saved = load_file(str(shaped_folder / adapters.ADAPTER_WEIGHTS))
+    assert [name for name in saved if "token_type_embeddings" in name]  # the trained shape rows travel with it
+    shared = adapters.SharedBase("minilm-l6")
+    shaped_key, plain_key = shared.add(shaped_folder), shared.add(plain_folder)
+    sentences = [["Laura", "met", "PETER", "at", "Globex", "in", "1999", "."]]
+    for key, folder in ((shaped_key, shaped_folder), (plain_key, plain_folder), (shaped_key, shaped_folder)):
+        on_shared = TokenPredictor(folder, 32, forward=lambda x, key=key: shared.forward(key, x))
+        merged = TokenPredictor(folder, 32)
+        np.testing.assert_allclose(
+            on_shared.word_probabilities(sentences)[0], merged.word_probabilities(sentences)[0], atol=1e-4
+        )
+
+
+def test_case_feature_model_exports_to_onnx_with_its_shapes(world: World) -> None:
+    result = export.run("ner-shapes:1", quantize="none")
+    assert result.usable, result.failures
+    assert "token_type_ids" in result.record["inputs"]
+    from modelyard.runtime import load_exported
+
+    folder = registry.get("ner-shapes:1").path
+    sentences = [["Laura", "met", "PETER", "at", "Globex", "."], ["laura", "met", "peter", "at", "globex", "."]]
+    for a, b in zip(
+        load_exported(folder).word_probabilities(sentences),
+        TokenPredictor(folder, 32).word_probabilities(sentences),
+        strict=True,
+    ):
+        np.testing.assert_allclose(a, b, atol=1e-4)
 
 
 def test_ner_export_to_onnx_is_served_with_the_same_spans(world: World) -> None:

@@ -58,6 +58,7 @@ BASE = {"name": "m", "data": {"dataset": "banking77"}}
             {"task": "token-classification", "model": {"pooling": "mean"}},
             ["model.pooling applies to text-classification only"],
         ),
+        ({"model": {"case_features": True}}, ["model.case_features applies to token-classification only"]),
     ],
 )
 def test_bad_recipes_name_the_key_and_the_fix(patch: dict[str, object], expected: list[str]) -> None:

@@ -14,7 +14,7 @@ import importlib
 from pathlib import Path
 from typing import Any, Protocol
 
-from modelyard.config import DataSpec
+from modelyard.config import DataSpec, ModelSpec
 from modelyard.errors import ConfigError
 from modelyard.tasks.labels import LabelMap
 
@@ -51,7 +51,9 @@ class Task(Protocol):
         """The model's output labels for a dataset's label set."""
         ...
 
-    def encode(self, examples: list[Any], tokenizer: Any, label_map: LabelMap, max_length: int) -> Any: ...
+    def encode(self, examples: list[Any], tokenizer: Any, label_map: LabelMap, model: ModelSpec) -> Any:
+        """Model inputs and labels; ``model`` gives the truncation length and any input features."""
+        ...
 
     def collator(self, tokenizer: Any) -> Any: ...
 

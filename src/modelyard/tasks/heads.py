@@ -15,9 +15,11 @@ from typing import Any
 import yaml
 
 from modelyard import models, tasks
-from modelyard.config import LoraSpec
+from modelyard.config import LoraSpec, ModelSpec
 from modelyard.errors import ModelLoadError
 from modelyard.tasks.labels import LabelMap
+from modelyard.tasks.token_classification.shapes import MODULE as SHAPE_MODULE
+from modelyard.tasks.token_classification.shapes import add_shape_embeddings
 
 ADAPTER_CONFIG = "adapter_config.json"
 BASE_FILE = "base_model.json"
@@ -85,10 +87,18 @@ def _classifier_kwargs(label_map: LabelMap) -> dict[str, Any]:
 
 
 def build(
-    task: tasks.Task, base: models.BaseModel, label_map: LabelMap, lora: LoraSpec | None, pooling: str = "cls"
+    task: tasks.Task,
+    base: models.BaseModel,
+    label_map: LabelMap,
+    lora: LoraSpec | None,
+    pooling: str = "cls",
+    *,
+    case_features: bool = False,
 ) -> Any:
     """A fresh task head on the base; wrapped with LoRA adapters when ``lora`` is given."""
     model = models.load(model_class(task, pooling), base, **_classifier_kwargs(label_map))
+    if case_features:
+        add_shape_embeddings(model)
     if lora is None:
         return model
     from peft import LoraConfig, TaskType, get_peft_model
@@ -99,6 +109,8 @@ def build(
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
         target_modules=list(lora.target_modules),
+        # The shape rows are new weights the base does not have: the adapter trains and stores them.
+        modules_to_save=[SHAPE_MODULE] if case_features else None,
     )
     return get_peft_model(model, config)
 
@@ -110,6 +122,16 @@ def freeze_encoder(model: Any) -> None:
     what is outside it is the head. The pretrained pooler, inside the encoder, stays frozen too."""
     for parameter in model.base_model.parameters():
         parameter.requires_grad_(False)
+
+
+def model_settings(folder: Path) -> ModelSpec:
+    """The ``model`` section of the recipe a version was trained with (what its inputs look like)."""
+    try:
+        recipe = yaml.safe_load((folder / RECIPE_FILE).read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise ModelLoadError(f"{folder} is not a model version folder (no readable {RECIPE_FILE}): {error}") from None
+    # Versions keep the fully resolved recipe; a key a later modelyard added is missing from older ones.
+    return ModelSpec.model_validate(recipe.get("model") or {})
 
 
 def save(model: Any, tokenizer: Any, folder: Path, base: models.BaseModel, pooling: str = "cls") -> None:
@@ -133,6 +155,8 @@ def load_trained(folder: Path) -> Any:
             from peft import PeftModel
 
             base = models.load(loader, models.resolve(spec), **_classifier_kwargs(label_map))
+            if model_settings(folder).case_features:
+                add_shape_embeddings(base)  # the right shape: the adapter's trained rows are loaded into it
             # Merging folds the low-rank update into the weights: inference costs the same as a full model.
             model = PeftModel.from_pretrained(base, folder).merge_and_unload()
     except (OSError, ValueError, KeyError) as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from modelyard.config import DataSpec
+from modelyard.config import DataSpec, ModelSpec
 from modelyard.data.validate import Example, label_counts
 from modelyard.tasks.labels import LabelMap
 
@@ -39,10 +39,10 @@ class TextClassification:
     def label_map(self, labels: list[str], multi_label: bool) -> LabelMap:
         return LabelMap(tuple(labels), multi_label)
 
-    def encode(self, examples: list[Any], tokenizer: Any, label_map: LabelMap, max_length: int) -> Any:
+    def encode(self, examples: list[Any], tokenizer: Any, label_map: LabelMap, model: ModelSpec) -> Any:
         from modelyard.tasks.text_classification.data import encode
 
-        return encode(examples, tokenizer, label_map, max_length)
+        return encode(examples, tokenizer, label_map, model.max_length)
 
     def collator(self, tokenizer: Any) -> Any:
         from modelyard.tasks.text_classification.data import collator

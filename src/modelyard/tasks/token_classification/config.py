@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from modelyard.config import DataSpec
+from modelyard.config import DataSpec, ModelSpec
 from modelyard.tasks.labels import LabelMap
 
 
@@ -42,10 +42,17 @@ class TokenClassification:
 
         return tag_map(labels)
 
-    def encode(self, examples: list[Any], tokenizer: Any, label_map: LabelMap, max_length: int) -> Any:
+    def encode(self, examples: list[Any], tokenizer: Any, label_map: LabelMap, model: ModelSpec) -> Any:
         from modelyard.tasks.token_classification.data import encode
 
-        return encode(examples, tokenizer, label_map, max_length)
+        return encode(
+            examples,
+            tokenizer,
+            label_map,
+            model.max_length,
+            case_features=model.case_features,
+            document_context=model.document_context,
+        )
 
     def collator(self, tokenizer: Any) -> Any:
         from modelyard.tasks.token_classification.data import collator
@@ -72,7 +79,7 @@ class TokenClassification:
         from modelyard.tasks.token_classification.metrics import compute_metrics
 
         examples = read_file(path, data)
-        predicted = predictor.word_tags([word_strings(e) for e in examples])
+        predicted = predictor.word_tags([word_strings(e) for e in examples], [e.document for e in examples])
         return compute_metrics([e.tags for e in examples], predicted)
 
 

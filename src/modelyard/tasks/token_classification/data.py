@@ -20,7 +20,9 @@ from modelyard.data import fetch
 from modelyard.errors import DataError
 from modelyard.tasks.labels import LabelMap
 from modelyard.tasks.text_classification.data import EncodedDataset
+from modelyard.tasks.token_classification.context import Window, subword_counter, windows
 from modelyard.tasks.token_classification.formats import TokenExample, read_conll, read_span_jsonl
+from modelyard.tasks.token_classification.shapes import shape_ids
 from modelyard.tasks.token_classification.tags import Span
 
 IGNORED = -100
@@ -111,11 +113,14 @@ def tag_map(entity_types: list[str]) -> LabelMap:
 
 
 def to_record(example: TokenExample) -> dict[str, Any]:
-    return {
+    record: dict[str, Any] = {
         "text": example.text,
         "words": [list(word) for word in example.words],
         "entities": [[s.start, s.end, s.label] for s in example.entities],
     }
+    if example.document is not None:  # absent, not null: datasets without documents keep their hash
+        record["document"] = example.document
+    return record
 
 
 def from_record(record: dict[str, Any], line: int) -> TokenExample:
@@ -124,6 +129,7 @@ def from_record(record: dict[str, Any], line: int) -> TokenExample:
         tuple((int(s), int(e)) for s, e in record["words"]),
         tuple(Span(int(s), int(e), str(label)) for s, e, label in record["entities"]),
         line,
+        record.get("document"),
     )
 
 
@@ -131,25 +137,51 @@ def word_strings(example: TokenExample) -> list[str]:
     return [example.text[start:end] for start, end in example.words]
 
 
-def encode(examples: list[TokenExample], tokenizer: Any, label_map: LabelMap, max_length: int) -> EncodedDataset:
-    encoded = tokenizer(
-        [word_strings(e) for e in examples], is_split_into_words=True, truncation=True, max_length=max_length
-    )
+def encode(
+    examples: list[TokenExample],
+    tokenizer: Any,
+    label_map: LabelMap,
+    max_length: int,
+    *,
+    case_features: bool = False,
+    document_context: int = 0,
+) -> EncodedDataset:
+    """Subword ids and labels on the first subwords of the sentence's words; with ``case_features`` each
+    subword's word shape; with ``document_context`` the sentence sits between its document neighbours."""
+    sentences = [word_strings(e) for e in examples]
+    spans = encoding_windows(sentences, [e.document for e in examples], tokenizer, max_length, document_context)
+    encoded = tokenizer([w.words for w in spans], is_split_into_words=True, truncation=True, max_length=max_length)
     index = label_map.label2id
     features = []
-    for i, example in enumerate(examples):
-        tags = example.tags
+    for i, (example, window) in enumerate(zip(examples, spans, strict=True)):
         feature = {key: values[i] for key, values in encoded.items()}
-        feature["labels"] = first_subword_labels(encoded.word_ids(i), [index[tag] for tag in tags])
+        tags = [index[tag] for tag in example.tags]
+        feature["labels"] = first_subword_labels(encoded.word_ids(i), tags, offset=window.start)
+        if case_features:
+            feature["token_type_ids"] = shape_ids(encoded.word_ids(i), window.words)
         features.append(feature)
     return EncodedDataset(features)
 
 
-def first_subword_labels(word_ids: list[int | None], word_labels: list[int]) -> list[int]:
-    """Each word's label on its first subword; special tokens and later subwords get ``IGNORED``."""
+def encoding_windows(
+    sentences: list[list[str]], documents: list[str | None], tokenizer: Any, max_length: int, words_each_side: int
+) -> list[Window]:
+    """Each sentence's window of context (itself alone when ``words_each_side`` is 0)."""
+    if not words_each_side:
+        return [Window(words, 0, len(words)) for words in sentences]
+    special = tokenizer.num_special_tokens_to_add(pair=False)
+    return windows(sentences, documents, words_each_side, subword_counter(tokenizer), max_length - special)
+
+
+def first_subword_labels(word_ids: list[int | None], word_labels: list[int], offset: int = 0) -> list[int]:
+    """Each word's label on its first subword; special tokens, later subwords and context words (outside
+    ``offset`` … ``offset + len(word_labels)``) get ``IGNORED``."""
     labels, previous = [], None
     for word in word_ids:
-        labels.append(IGNORED if word is None or word == previous else word_labels[word])
+        if word is None or word == previous or not 0 <= word - offset < len(word_labels):
+            labels.append(IGNORED)
+        else:
+            labels.append(word_labels[word - offset])
         previous = word
     return labels
 

@@ -32,6 +32,9 @@ class TokenExample:
     words: tuple[Word, ...]  # offsets of each word in text
     entities: tuple[Span, ...]  # sorted by start
     line: int = 0  # 1-based line where the sentence/record starts in its file
+    document: str | None = None
+    """The document the sentence belongs to (CoNLL ``-DOCSTART-`` sections, JSONL ``document``), in order:
+    its neighbours are the context ``model.document_context`` reads; ``None``: a text on its own."""
 
     @property
     def tags(self) -> list[str]:
@@ -53,14 +56,16 @@ def _decode(path: Path) -> str:
         ) from None
 
 
-def _sentence(tokens: list[str], tags: list[str], scheme: str, path: Path, line: int) -> TokenExample:
+def _sentence(
+    tokens: list[str], tags: list[str], scheme: str, path: Path, line: int, document: str | None
+) -> TokenExample:
     iob2 = to_iob2(tags, scheme, where=f"{path} line {line}")
     words: list[Word] = []
     offset = 0
     for token in tokens:
         words.append((offset, offset + len(token)))
         offset += len(token) + 1
-    return TokenExample(" ".join(tokens), tuple(words), tuple(tags_to_spans(words, iob2)), line)
+    return TokenExample(" ".join(tokens), tuple(words), tuple(tags_to_spans(words, iob2)), line, document)
 
 
 def read_conll(path: Path, *, token_column: int = 0, tag_column: int = -1, scheme: str = "IOB2") -> list[TokenExample]:
@@ -71,13 +76,15 @@ def read_conll(path: Path, *, token_column: int = 0, tag_column: int = -1, schem
     tokens: list[str] = []
     tags: list[str] = []
     start = 0
+    documents = 0  # -DOCSTART- lines seen; a file without them holds sentences with no known document
     # Split on "\n" only: str.splitlines() also cuts at U+2028, U+0085 and the like, which would shift line numbers.
     for number, line in enumerate(_decode(path).split("\n"), start=1):
         columns = line.split()
         if not columns or columns[0] == DOCSTART:
             if tokens:
-                examples.append(_sentence(tokens, tags, scheme, path, start))
+                examples.append(_sentence(tokens, tags, scheme, path, start, _document(documents)))
                 tokens, tags = [], []
+            documents += bool(columns)
             continue
         if len(columns) < needed:
             raise DataError(
@@ -89,13 +96,17 @@ def read_conll(path: Path, *, token_column: int = 0, tag_column: int = -1, schem
         tokens.append(columns[token_column])
         tags.append(columns[tag_column])
     if tokens:
-        examples.append(_sentence(tokens, tags, scheme, path, start))
+        examples.append(_sentence(tokens, tags, scheme, path, start, _document(documents)))
     if not examples:
         raise DataError(
             f"{path}: no sentences found; expected one token per line with its tag in column {tag_column}, "
             "and a blank line between sentences"
         )
     return examples
+
+
+def _document(seen: int) -> str | None:
+    return str(seen) if seen else None
 
 
 def _entity(item: Any, entities_key: str, where: str) -> Span:
@@ -114,7 +125,8 @@ def _entity(item: Any, entities_key: str, where: str) -> Span:
 
 
 def read_span_jsonl(path: Path, *, text_key: str = "text", entities_key: str = "entities") -> list[TokenExample]:
-    """Records ``{"text": ..., "entities": [{"start", "end", "label"}, ...]}``, one per line."""
+    """Records ``{"text": ..., "entities": [{"start", "end", "label"}, ...]}``, one per line; an optional
+    ``"document"`` id groups consecutive records of one document (their neighbours become context)."""
     path = Path(path)
     examples: list[TokenExample] = []
     # JSON allows U+2028 and friends raw inside strings, so split on "\n" only.
@@ -140,7 +152,12 @@ def read_span_jsonl(path: Path, *, text_key: str = "text", entities_key: str = "
         spans = sorted(_entity(item, entities_key, where) for item in entities)
         check_spans(text, spans, where=where)
         words = split_words(text, cuts=[edge for span in spans for edge in (span.start, span.end)])
-        examples.append(TokenExample(text, tuple(words), tuple(spans), number))
+        document = record.get("document")
+        if document is not None and not isinstance(document, str | int):
+            raise DataError(f"{where}: 'document' must be a string or an integer id, found {document!r}")
+        examples.append(
+            TokenExample(text, tuple(words), tuple(spans), number, None if document is None else str(document))
+        )
     if not examples:
         raise DataError(f"{path}: no records found; expected one JSON object per line")
     return examples

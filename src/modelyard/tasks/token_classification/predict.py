@@ -20,8 +20,10 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from modelyard.tasks.heads import load_tokenizer
+from modelyard.tasks.heads import load_tokenizer, model_settings
 from modelyard.tasks.labels import LabelMap, scores_of
+from modelyard.tasks.token_classification.data import encoding_windows
+from modelyard.tasks.token_classification.shapes import shape_ids
 from modelyard.tasks.token_classification.tags import Word, split_words, tags_to_spans
 
 Forward = Callable[[dict[str, NDArray[np.int64]]], NDArray[np.float32]]
@@ -42,6 +44,9 @@ class TokenPredictor:
     def __init__(self, folder: Path, max_length: int = 256, *, forward: Forward | None = None) -> None:
         self.label_map = LabelMap.load(folder)
         self.tokenizer = load_tokenizer(folder)
+        settings = model_settings(folder)
+        self.case_features = settings.case_features
+        self.document_context = settings.document_context
         self.max_length = max_length
         if forward is None:
             from modelyard.tasks.heads import load_trained
@@ -55,29 +60,41 @@ class TokenPredictor:
         logits = self.model(**{name: torch.from_numpy(value) for name, value in inputs.items()}).logits
         return np.asarray(logits.float().numpy(), dtype=np.float32)
 
-    def word_probabilities(self, sentences: list[list[str]], batch_size: int = 32) -> list[NDArray[np.float32]]:
-        """Per sentence a (words × tags) matrix; a word past ``max_length`` or without subwords gets a zero row."""
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    def word_probabilities(
+        self, sentences: list[list[str]], documents: list[str | None] | None = None, batch_size: int = 32
+    ) -> list[NDArray[np.float32]]:
+        """Per sentence a (words × tags) matrix; a word past ``max_length`` or without subwords gets a zero row.
+
+        ``documents`` (one id per sentence, sentences in document order) lets a model trained with
+        ``document_context`` read each sentence among its neighbours, as it was trained."""
+        windows = encoding_windows(
+            sentences, documents or [None] * len(sentences), self.tokenizer, self.max_length, self.document_context
+        )
+        order = sorted(range(len(sentences)), key=lambda i: len(windows[i].words))
         out: list[NDArray[np.float32]] = [np.zeros((0, 0), dtype=np.float32)] * len(sentences)
         n_tags = len(self.label_map.labels)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             batch = self.tokenizer(
-                [sentences[i] for i in chunk],
+                [windows[i].words for i in chunk],
                 is_split_into_words=True,
                 truncation=True,
                 max_length=self.max_length,
                 padding=True,
                 return_tensors="np",
             )
+            if self.case_features:
+                batch["token_type_ids"] = [
+                    shape_ids(batch.word_ids(row), windows[i].words) for row, i in enumerate(chunk)
+                ]
             inputs = {name: np.asarray(batch[name], dtype=np.int64) for name in self.input_names(batch)}
             probs = scores_of(self.forward(inputs), multi_label=False)
             for row, i in enumerate(chunk):
                 matrix = np.zeros((len(sentences[i]), n_tags), dtype=np.float32)
-                previous = None
+                previous, first = None, windows[i].start
                 for position, word in enumerate(batch.word_ids(row)):
-                    if word is not None and word != previous:
-                        matrix[word] = probs[row, position]
+                    if word is not None and word != previous and 0 <= word - first < len(sentences[i]):
+                        matrix[word - first] = probs[row, position]
                     previous = word
                 out[i] = matrix
         return out
@@ -85,9 +102,11 @@ class TokenPredictor:
     def input_names(self, batch: Any) -> list[str]:
         return [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in batch]
 
-    def word_tags(self, sentences: list[list[str]], batch_size: int = 32) -> list[list[str]]:
+    def word_tags(
+        self, sentences: list[list[str]], documents: list[str | None] | None = None, batch_size: int = 32
+    ) -> list[list[str]]:
         """The IOB2 tag of every word (``O`` for words the model did not see)."""
-        return [self._tags(matrix) for matrix in self.word_probabilities(sentences, batch_size)]
+        return [self._tags(matrix) for matrix in self.word_probabilities(sentences, documents, batch_size)]
 
     def _tags(self, matrix: NDArray[np.float32]) -> list[str]:
         labels = self.label_map.labels
