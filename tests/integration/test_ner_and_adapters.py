@@ -70,6 +70,19 @@ def test_ner_trains_evaluates_and_predicts_spans(world: World) -> None:
     assert ("Anna Schmidt", "PER") in {(e.text, e.label) for e in entities}
 
 
+def test_a_text_longer_than_max_length_is_tagged_to_its_last_word(world: World) -> None:
+    predictor = TokenPredictor(registry.get("ner:1").path, 32)
+    filler = "the weather was fine and the bus was late again . " * 6
+    words = (filler + "Anna Schmidt works for Siemens .").split()
+    assert len(predictor.tokenizer(words, is_split_into_words=True)["input_ids"]) > 2 * 32
+    [truncated] = predictor.word_probabilities([words])
+    assert not truncated[-6:].any()  # one pass stops at 32 subwords
+    [matrix] = predictor.text_word_probabilities([words])
+    assert matrix.shape == truncated.shape and matrix.any(axis=1).all()
+    [entities] = predictor.entities([" ".join(words)])
+    assert ("Anna Schmidt", "PER") in {(e.text, e.label) for e in entities}
+
+
 def test_ner_predict_file_writes_entities(world: World, tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     source.write_text("text\nMaria Rossi flew to Tokyo.\nThe weather was fine.\n", encoding="utf-8")

@@ -61,7 +61,7 @@ class NameRecognizer:
         # The tokenizer rejects empty word lists; such texts simply have no names.
         nonempty = [i for i, text in enumerate(texts) if text.strip()]
         words = {i: split_words(texts[i]) for i in nonempty}
-        matrices = self.predictor.word_probabilities([[texts[i][s:e] for s, e in words[i]] for i in nonempty])
+        matrices = self.predictor.text_word_probabilities([[texts[i][s:e] for s, e in words[i]] for i in nonempty])
         for i, matrix in zip(nonempty, matrices, strict=True):
             found[i] = self._decode(words[i], matrix)
         return found

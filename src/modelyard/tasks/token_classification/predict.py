@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from modelyard.tasks.heads import load_tokenizer, model_settings
 from modelyard.tasks.labels import LabelMap, scores_of
+from modelyard.tasks.token_classification.context import subword_counter
 from modelyard.tasks.token_classification.data import encoding_windows
 from modelyard.tasks.token_classification.shapes import shape_ids
 from modelyard.tasks.token_classification.tags import Word, split_words, tags_to_spans
@@ -112,10 +113,34 @@ class TokenPredictor:
         labels = self.label_map.labels
         return [labels[int(row.argmax())] if row.any() else "O" for row in matrix]
 
+    def text_word_probabilities(self, texts: list[list[str]], batch_size: int = 32) -> list[NDArray[np.float32]]:
+        """``word_probabilities`` for texts of any length: a text longer than ``max_length`` subwords is read
+        again in pieces that fit, consecutive pieces of one document (each with its neighbours as context
+        when the model was trained with ``document_context``), so no word goes untagged."""
+        matrices = self.word_probabilities(texts, batch_size=batch_size)
+        # Truncation cuts from the end, so a long text's last word is the one that has no row.
+        cut = [i for i, matrix in enumerate(matrices) if len(matrix) and not matrix[-1].any()]
+        if not cut:
+            return matrices
+        count = subword_counter(self.tokenizer)
+        budget = self.max_length - self.tokenizer.num_special_tokens_to_add(pair=False)
+        pieces: list[list[str]] = []
+        owners: list[int] = []
+        for i in cut:
+            for piece in _pieces(texts[i], count, budget):
+                pieces.append(piece)
+                owners.append(i)
+        read = self.word_probabilities(pieces, [str(i) for i in owners], batch_size)
+        for i in cut:
+            matrices[i] = np.concatenate([m for m, owner in zip(read, owners, strict=True) if owner == i], axis=0)
+        return matrices
+
     def entities(self, texts: list[str], batch_size: int = 32) -> list[list[Entity]]:
         """The entities of each text as character spans, in text order."""
         words = [split_words(text) for text in texts]
-        matrices = self.word_probabilities([[t[s:e] for s, e in w] for t, w in zip(texts, words, strict=True)])
+        matrices = self.text_word_probabilities(
+            [[t[s:e] for s, e in w] for t, w in zip(texts, words, strict=True)], batch_size
+        )
         return [
             self._spans(text, offsets, matrix) for text, offsets, matrix in zip(texts, words, matrices, strict=True)
         ]
@@ -138,3 +163,17 @@ class TokenPredictor:
 
     def serve(self, texts: list[str]) -> list[list[Entity]]:
         return self.entities(texts)
+
+
+def _pieces(words: list[str], subwords: Callable[[str], int], budget: int) -> list[list[str]]:
+    """Consecutive runs of ``words`` of at most ``budget`` subwords each (a longer word alone is one run)."""
+    pieces: list[list[str]] = [[]]
+    used = 0
+    for word in words:
+        cost = subwords(word)
+        if pieces[-1] and used + cost > budget:
+            pieces.append([])
+            used = 0
+        pieces[-1].append(word)
+        used += cost
+    return pieces
