@@ -8,8 +8,9 @@ only the sentence's own words are labelled and read back, the context is input
 only. The window is cut to fit ``max_length`` subwords, the nearest context words
 kept first, so a sentence is never truncated for its context's sake.
 
-Measured on CoNLL-2003 (one epoch, official validation, with case features):
-entity F1 0.876 → 0.894 with 48 words each side; training reads ~6x more subwords.
+Measured on CoNLL-2003 (one epoch, with case features, 48 words each side): entity F1
+validation 0.878 → 0.893, test 0.845 → 0.850, at 6.5x the training time
+(benchmarks/ner_features.py).
 """
 
 from __future__ import annotations

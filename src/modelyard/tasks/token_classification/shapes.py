@@ -11,7 +11,8 @@ base and training learns what each shape adds. Reusing the token-type input keep
 every path that already feeds ``token_type_ids`` — the Trainer, ONNX export, the
 shared-base adapter server — working unchanged.
 
-Measured on CoNLL-2003 (one epoch, official validation): entity F1 0.858 → 0.876.
+Measured on CoNLL-2003 (one epoch): entity F1 validation 0.856 → 0.878, test 0.819 → 0.845
+(benchmarks/ner_features.py).
 """
 
 from __future__ import annotations
