@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,16 +174,22 @@ def encoding_windows(
     return windows(sentences, documents, words_each_side, subword_counter(tokenizer), max_length - special)
 
 
-def first_subword_labels(word_ids: list[int | None], word_labels: list[int], offset: int = 0) -> list[int]:
-    """Each word's label on its first subword; special tokens, later subwords and context words (outside
-    ``offset`` … ``offset + len(word_labels)``) get ``IGNORED``."""
-    labels, previous = [], None
-    for word in word_ids:
-        if word is None or word == previous or not 0 <= word - offset < len(word_labels):
-            labels.append(IGNORED)
-        else:
-            labels.append(word_labels[word - offset])
+def first_subwords(word_ids: list[int | None], start: int, count: int) -> Iterator[tuple[int, int]]:
+    """``(position, word)`` of the first subword of each of the ``count`` sentence words that begin at word
+    ``start`` of the window (``word`` counted from the sentence's first); the one subword a word is
+    trained and read on. Special tokens, later subwords and context words are skipped."""
+    previous = None
+    for position, word in enumerate(word_ids):
+        if word is not None and word != previous and 0 <= word - start < count:
+            yield position, word - start
         previous = word
+
+
+def first_subword_labels(word_ids: list[int | None], word_labels: list[int], offset: int = 0) -> list[int]:
+    """Each word's label on its first subword; every other position gets ``IGNORED``."""
+    labels = [IGNORED] * len(word_ids)
+    for position, word in first_subwords(word_ids, offset, len(word_labels)):
+        labels[position] = word_labels[word]
     return labels
 
 

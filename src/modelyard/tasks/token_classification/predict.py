@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from modelyard.tasks.heads import load_tokenizer, model_settings
 from modelyard.tasks.labels import LabelMap, scores_of
 from modelyard.tasks.token_classification.context import subword_counter
-from modelyard.tasks.token_classification.data import encoding_windows
+from modelyard.tasks.token_classification.data import encoding_windows, first_subwords
 from modelyard.tasks.token_classification.shapes import shape_ids
 from modelyard.tasks.token_classification.tags import Word, split_words, tags_to_spans
 
@@ -92,11 +92,8 @@ class TokenPredictor:
             probs = scores_of(self.forward(inputs), multi_label=False)
             for row, i in enumerate(chunk):
                 matrix = np.zeros((len(sentences[i]), n_tags), dtype=np.float32)
-                previous, first = None, windows[i].start
-                for position, word in enumerate(batch.word_ids(row)):
-                    if word is not None and word != previous and 0 <= word - first < len(sentences[i]):
-                        matrix[word - first] = probs[row, position]
-                    previous = word
+                for position, word in first_subwords(batch.word_ids(row), windows[i].start, len(sentences[i])):
+                    matrix[word] = probs[row, position]
                 out[i] = matrix
         return out
 
@@ -130,9 +127,12 @@ class TokenPredictor:
             for piece in _pieces(texts[i], count, budget):
                 pieces.append(piece)
                 owners.append(i)
-        read = self.word_probabilities(pieces, [str(i) for i in owners], batch_size)
-        for i in cut:
-            matrices[i] = np.concatenate([m for m, owner in zip(read, owners, strict=True) if owner == i], axis=0)
+        read: dict[int, list[NDArray[np.float32]]] = {i: [] for i in cut}
+        tagged = self.word_probabilities(pieces, [str(i) for i in owners], batch_size)
+        for owner, matrix in zip(owners, tagged, strict=True):
+            read[owner].append(matrix)
+        for i, parts in read.items():
+            matrices[i] = np.concatenate(parts, axis=0)
         return matrices
 
     def entities(self, texts: list[str], batch_size: int = 32) -> list[list[Entity]]:
