@@ -1,9 +1,10 @@
 """NER inference: raw texts in, entities out as character spans with a label and a score.
 
 A text is cut into words (``split_words``), the words into subwords by the
-model's tokenizer; each word takes the tag of its first subword (the subword it
-was trained on), and runs of B-/I- tags become spans. An entity's score is the
-mean over its words of the chosen tag's probability.
+model's tokenizer; each word is read at its first subword (the subword it was
+trained on), the sentence's tags are the most probable valid IOB2 sequence
+(``decode.decode_tags``), and runs of B-/I- tags become spans. An entity's score
+is the mean over its words of the chosen tag's probability.
 
 The forward pass is a function of numpy inputs so that the same code runs a
 torch model or an ONNX Runtime session (``runtime.OnnxTokenPredictor``).
@@ -24,6 +25,7 @@ from modelyard.tasks.heads import load_tokenizer, model_settings
 from modelyard.tasks.labels import LabelMap, scores_of
 from modelyard.tasks.token_classification.context import subword_counter
 from modelyard.tasks.token_classification.data import encoding_windows, first_subwords
+from modelyard.tasks.token_classification.decode import decode_tags
 from modelyard.tasks.token_classification.shapes import shape_ids
 from modelyard.tasks.token_classification.tags import Word, split_words, tags_to_spans
 
@@ -104,11 +106,11 @@ class TokenPredictor:
         self, sentences: list[list[str]], documents: list[str | None] | None = None, batch_size: int = 32
     ) -> list[list[str]]:
         """The IOB2 tag of every word (``O`` for words the model did not see)."""
-        return [self._tags(matrix) for matrix in self.word_probabilities(sentences, documents, batch_size)]
-
-    def _tags(self, matrix: NDArray[np.float32]) -> list[str]:
         labels = self.label_map.labels
-        return [labels[int(row.argmax())] if row.any() else "O" for row in matrix]
+        return [
+            [labels[i] for i in decode_tags(matrix, labels)]
+            for matrix in self.word_probabilities(sentences, documents, batch_size)
+        ]
 
     def text_word_probabilities(self, texts: list[list[str]], batch_size: int = 32) -> list[NDArray[np.float32]]:
         """``word_probabilities`` for texts of any length: a text longer than ``max_length`` subwords is read
@@ -148,8 +150,9 @@ class TokenPredictor:
     def _spans(self, text: str, words: list[Word], matrix: NDArray[np.float32]) -> list[Entity]:
         if not words:
             return []
-        tags = self._tags(matrix)
-        best = matrix.max(axis=1)
+        chosen = decode_tags(matrix, self.label_map.labels)
+        tags = [self.label_map.labels[i] for i in chosen]
+        best = matrix[np.arange(len(chosen)), chosen]
         found = []
         for span in tags_to_spans(words, tags):
             inside = [i for i, (s, e) in enumerate(words) if s >= span.start and e <= span.end]
