@@ -36,6 +36,8 @@ import torch
 
 from modelyard.errors import DataError
 from modelyard.tasks.labels import LabelMap
+from modelyard.tasks.token_classification.decode import decode_tags
+from modelyard.tasks.token_classification.shapes import shape_ids
 from modelyard.tasks.token_classification.tags import Word, split_words, tags_to_spans
 
 METHOD = "integrated-gradients"
@@ -112,7 +114,16 @@ class _Encoded:
 class Explainer:
     """A torch model version held for explanations; ``explain`` is thread-safe (one at a time)."""
 
-    def __init__(self, model: Any, tokenizer: Any, label_map: LabelMap, task: str, max_length: int) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        label_map: LabelMap,
+        task: str,
+        max_length: int,
+        *,
+        case_features: bool = False,
+    ) -> None:
         from captum.attr import LayerIntegratedGradients
 
         self.model = model.eval()
@@ -122,6 +133,8 @@ class Explainer:
         self.label_map = label_map
         self.task = task
         self.max_length = max_length
+        self.case_features = case_features
+        """NER trained with ``model.case_features``: word shapes go in as token types, as in prediction."""
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self._names: tuple[str, ...] = ()
         self._ig = LayerIntegratedGradients(self._forward, self.model.get_input_embeddings())
@@ -133,10 +146,15 @@ class Explainer:
 
     @classmethod
     def load(cls, folder: Path, max_length: int) -> Explainer:
-        from modelyard.tasks.heads import load_tokenizer, load_trained, task_of
+        from modelyard.tasks.heads import load_tokenizer, load_trained, model_settings, task_of
 
         return cls(
-            load_trained(folder), load_tokenizer(folder), LabelMap.load(folder), task_of(folder).name, max_length
+            load_trained(folder),
+            load_tokenizer(folder),
+            LabelMap.load(folder),
+            task_of(folder).name,
+            max_length,
+            case_features=model_settings(folder).case_features,
         )
 
     # -- the model as Captum sees it -------------------------------------------------------------
@@ -167,6 +185,8 @@ class Explainer:
                 return_tensors="pt",
             )
             token_words = list(batch.word_ids(0))
+            if self.case_features:
+                batch["token_type_ids"] = torch.tensor([shape_ids(token_words, [text[s:e] for s, e in words])])
             offsets = [
                 (words[w][0] + int(a), words[w][0] + int(b)) if w is not None else (0, 0)
                 for w, (a, b) in zip(token_words, batch["offset_mapping"][0].tolist(), strict=True)
@@ -228,10 +248,16 @@ class Explainer:
             if word is not None and word not in first:
                 first[word] = position
         words = encoded.words
+        chosen_tags: list[int] = []  # the decoded tag of every word, when explaining what the model found
         if span is None:
             if label is not None:
                 raise DataError(f"to explain toward {label!r}, give the entity's character span too (start and end)")
-            predicted = [tags[int(probs[first[w]].argmax())] if w in first else "O" for w in range(len(words))]
+            # Decoded as TokenPredictor decodes, so the entities explained are the ones predict returns.
+            read = np.zeros((len(words), len(tags)), dtype=np.float32)
+            for w, position in first.items():
+                read[w] = probs[position].numpy()
+            chosen_tags = decode_tags(read, tags)
+            predicted = [tags[i] for i in chosen_tags]
             wanted: list[tuple[tuple[int, int], str, list[int] | None]] = [
                 ((s.start, s.end), s.label, None) for s in tags_to_spans(words, predicted)
             ]
@@ -255,7 +281,7 @@ class Explainer:
             scores = []
             for n, w in enumerate(members):
                 if chosen is None:  # a predicted entity: the tags the model chose
-                    tag = int(probs[first[w]].argmax())
+                    tag = chosen_tags[w]
                 else:
                     tag = index.get(f"{'B' if n == 0 else 'I'}-{kind}", index.get(f"B-{kind}", 0))
                 weights[first[w], tag] = 1.0

@@ -214,6 +214,21 @@ def test_case_features_let_an_uncased_base_see_letter_case(world: World) -> None
     assert config["type_vocab_size"] == 6
 
 
+def test_case_feature_model_is_explained_on_what_it_predicts(world: World) -> None:
+    """The explainer feeds the word shapes too, and decodes as prediction does: same entities, same scores."""
+    from modelyard.explain import Explainer
+
+    text = "Anna Schmidt works for Siemens in Tokyo ."
+    explainer = Explainer.load(registry.get("ner-shapes:1").path, 48)
+    assert explainer.case_features
+    [entities] = TokenPredictor(registry.get("ner-shapes:1").path, 48).entities([text])
+    assert entities, "the tiny model finds entities in its own training pattern"
+    explained = explainer.explain(text, n_steps=4).attributions
+    assert [(a.span, a.label) for a in explained] == [((e.start, e.end), e.label) for e in entities]
+    for attribution, entity in zip(explained, entities, strict=True):
+        assert attribution.probability == pytest.approx(entity.score, abs=1e-4)
+
+
 def test_document_context_is_read_in_training_and_evaluation(world: World) -> None:
     from modelyard.tasks.token_classification.data import read_file
 
