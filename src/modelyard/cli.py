@@ -229,17 +229,23 @@ def predict(
     output: Annotated[Path | None, typer.Option(help="CSV to write with --file.")] = None,
     text_column: Annotated[str, typer.Option()] = "text",
     top_k: Annotated[int, typer.Option(min=1)] = 3,
+    document_column: Annotated[
+        str | None,
+        typer.Option(help="NER with --file: rows sharing this column's value are one document's texts, in order."),
+    ] = None,
 ) -> None:
-    """Top-k labels with probabilities for texts or a file."""
+    """Top-k labels with probabilities (classification) or entity spans (NER) for texts or a file."""
     from modelyard import predict as prediction
     from modelyard.errors import ConfigError
 
     if not model:
         raise ConfigError("name the model: --model NAME[:VERSION] (see `modelyard models list`)")
+    if document_column is not None and file is None:
+        raise ConfigError("--document-column reads documents from a file: give --file too")
     if file is not None:
         if output is None:
             raise ConfigError("--file needs --output PATH.csv for the predictions")
-        rows = prediction.predict_file(model, file, output, text_column, top_k)
+        rows = prediction.predict_file(model, file, output, text_column, top_k, document_column)
         out.print(f"wrote {rows} predictions to {output}")
         return
     version, results = prediction.predict_texts(model, list(texts or []), top_k)

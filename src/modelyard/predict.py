@@ -34,11 +34,20 @@ def predict_texts(ref: str, texts: list[str], top_k: int = 3) -> tuple[registry.
     return version, predictor.predict(texts, top_k)
 
 
-def predict_file(ref: str, source: Path, output: Path, text_column: str = "text", top_k: int = 3) -> int:
+def predict_file(
+    ref: str,
+    source: Path,
+    output: Path,
+    text_column: str = "text",
+    top_k: int = 3,
+    document_column: str | None = None,
+) -> int:
     """Write ``output`` (CSV: the input columns + the prediction columns); returns rows.
 
     Classification adds ``predicted_label``, ``probability`` and ``top_k`` (label:prob pairs);
-    NER adds ``entities`` (a JSON list of ``{start, end, label, text, score}``).
+    NER adds ``entities`` (a JSON list of ``{start, end, label, text, score}``). ``document_column``
+    (NER): rows with the same value are one document's texts in file order, each read among its
+    neighbours by a model trained with ``model.document_context``, as it was trained.
     """
     table = read_table(source)
     table.require(text_column)
@@ -46,9 +55,21 @@ def predict_file(ref: str, source: Path, output: Path, text_column: str = "text"
     empty = [row.line for row, text in zip(table.rows, texts, strict=True) if not text.strip()]
     if empty:
         raise DataError(f"{source}: column {text_column!r} is empty at {table.unit} {empty[0]} ({len(empty)} rows)")
+    documents = None
+    if document_column is not None:
+        if document_column not in table.columns:
+            raise DataError(
+                f"{source}: document column {document_column!r} not found; the file has columns "
+                f"{', '.join(map(repr, table.columns))}. Name the right one with --document-column."
+            )
+        documents = [str(row.cells.get(document_column) or "").strip() or None for row in table.rows]
     version, predictor = load_predictor(ref)
-    predictions = predictor.predict(texts, top_k)
     entities = version.task == "token-classification"
+    if documents is not None and not entities:
+        raise DataError(
+            f"--document-column applies to NER models; {version.ref} is a {version.task} model (drop the option)"
+        )
+    predictions = predictor.entities(texts, documents) if documents is not None else predictor.predict(texts, top_k)
     added = ["entities"] if entities else ["predicted_label", "probability", "top_k"]
     temporary = output.with_name(f".{output.name}.tmp")
     with temporary.open("w", encoding="utf-8", newline="") as handle:

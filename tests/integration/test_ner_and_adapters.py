@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,6 +99,28 @@ def test_ner_predict_file_writes_entities(world: World, tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     found = json.loads(rows[0]["entities"])
     assert all({"start", "end", "label", "text", "score"} == set(e) for e in found)
+
+
+def test_ner_predict_file_reads_documents_as_it_was_trained(world: World, tmp_path: Path) -> None:
+    """With --document-column, a document-context model reads each row among its document's other rows."""
+    texts = ["Anna Schmidt works for Siemens .", "She lives in Tokyo .", "Maria Rossi flew to Rome ."]
+    source = tmp_path / "in.csv"
+    rows = "".join(f"{document},{text}\n" for document, text in zip("aab", texts, strict=True))
+    source.write_text("article,text\n" + rows, encoding="utf-8")
+    output = tmp_path / "out.csv"
+    assert predict.predict_file("ner-shapes:1", source, output, document_column="article") == 3
+    with output.open(encoding="utf-8") as handle:
+        written = [json.loads(row["entities"]) for row in csv.DictReader(handle)]
+    predictor = TokenPredictor(registry.get("ner-shapes:1").path, 48)
+    together = predictor.entities(texts, ["a", "a", "b"])
+    assert written == [[dataclasses.asdict(e) for e in found] for found in together]
+    alone = predictor.entities(texts)
+    assert [[e.score for e in f] for f in together] != [[e.score for e in f] for f in alone]
+
+    with pytest.raises(DataError, match="applies to NER models"):
+        predict.predict_file("tiny-lora:1", source, output, document_column="article")
+    with pytest.raises(DataError, match="document column 'section' not found"):
+        predict.predict_file("ner-shapes:1", source, output, document_column="section")
 
 
 def test_ner_import_refuses_broken_spans(world: World, tmp_path: Path) -> None:

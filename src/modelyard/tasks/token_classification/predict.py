@@ -112,11 +112,14 @@ class TokenPredictor:
             for matrix in self.word_probabilities(sentences, documents, batch_size)
         ]
 
-    def text_word_probabilities(self, texts: list[list[str]], batch_size: int = 32) -> list[NDArray[np.float32]]:
+    def text_word_probabilities(
+        self, texts: list[list[str]], documents: list[str | None] | None = None, batch_size: int = 32
+    ) -> list[NDArray[np.float32]]:
         """``word_probabilities`` for texts of any length: a text longer than ``max_length`` subwords is read
         again in pieces that fit, consecutive pieces of one document (each with its neighbours as context
-        when the model was trained with ``document_context``), so no word goes untagged."""
-        matrices = self.word_probabilities(texts, batch_size=batch_size)
+        when the model was trained with ``document_context``), so no word goes untagged. ``documents`` as in
+        ``word_probabilities``: texts of one document, in order, are read among each other."""
+        matrices = self.word_probabilities(texts, documents, batch_size)
         # Truncation cuts from the end, so a long text's last word is the one that has no row.
         cut = [i for i, matrix in enumerate(matrices) if len(matrix) and not matrix[-1].any()]
         if not cut:
@@ -137,11 +140,15 @@ class TokenPredictor:
             matrices[i] = np.concatenate(parts, axis=0)
         return matrices
 
-    def entities(self, texts: list[str], batch_size: int = 32) -> list[list[Entity]]:
-        """The entities of each text as character spans, in text order."""
+    def entities(
+        self, texts: list[str], documents: list[str | None] | None = None, batch_size: int = 32
+    ) -> list[list[Entity]]:
+        """The entities of each text as character spans, in text order. A model trained with
+        ``document_context`` reads best with ``documents`` (one id per text; the texts of a document in
+        order, e.g. its sentences): each text is then read among its neighbours, as in training."""
         words = [split_words(text) for text in texts]
         matrices = self.text_word_probabilities(
-            [[t[s:e] for s, e in w] for t, w in zip(texts, words, strict=True)], batch_size
+            [[t[s:e] for s, e in w] for t, w in zip(texts, words, strict=True)], documents, batch_size
         )
         return [
             self._spans(text, offsets, matrix) for text, offsets, matrix in zip(texts, words, matrices, strict=True)
@@ -162,7 +169,7 @@ class TokenPredictor:
 
     def predict(self, texts: list[str], top_k: int = 3, batch_size: int = 32) -> list[list[Entity]]:
         """The same call as the classifier's (``top_k`` has no meaning for entities)."""
-        return self.entities(texts, batch_size)
+        return self.entities(texts, batch_size=batch_size)
 
     def serve(self, texts: list[str]) -> list[list[Entity]]:
         return self.entities(texts)
