@@ -108,6 +108,10 @@ class ModelSpec(FrozenModel):
     document_context: int = Field(0, ge=0, le=512)
     """NER: read each sentence between up to this many words of its document before and after it
     (0: each sentence alone); see ``tasks/token_classification/context.py``."""
+    context_dropout: float = Field(0.0, ge=0, lt=1)
+    """NER with ``document_context``: this share of the training sentences (a seeded draw) is read alone,
+    so the model also tags a sentence that comes without its document; validation reads every sentence
+    with its context, as ``evaluate`` does."""
 
 
 class LoraSpec(FrozenModel):
@@ -227,9 +231,11 @@ class Recipe(FrozenModel):
             raise ValueError("data.label_separator (multi-label) applies to text-classification only")
         if self.task == "token-classification" and self.model.pooling != "cls":
             raise ValueError("model.pooling applies to text-classification only (NER labels every token)")
-        for key in ("case_features", "document_context"):
+        for key in ("case_features", "document_context", "context_dropout"):
             if self.task != "token-classification" and getattr(self.model, key):
                 raise ValueError(f"model.{key} applies to token-classification only")
+        if self.model.context_dropout and not self.model.document_context:
+            raise ValueError("model.context_dropout drops document context: set model.document_context too")
         return self
 
     @property

@@ -134,7 +134,11 @@ def _train(
     tokenizer = models.load_tokenizer(base)
     label_map = task.label_map(dataset.labels, dataset.multi_label)
     splits = load_splits(dataset)
-    encoded = {name: task.encode(rows, tokenizer, label_map, recipe.model) for name, rows in splits.items() if rows}
+    encoded = {
+        name: task.encode(rows, tokenizer, label_map, recipe.model, training=name == "train")
+        for name, rows in splits.items()
+        if rows
+    }
     lora = recipe.training.lora_settings if recipe.training.method == "lora" else None
     pooled_by = pooling_for(recipe, base)
     model = heads.build(task, base, label_map, lora, pooled_by, case_features=recipe.model.case_features)

@@ -51,8 +51,11 @@ class Task(Protocol):
         """The model's output labels for a dataset's label set."""
         ...
 
-    def encode(self, examples: list[Any], tokenizer: Any, label_map: LabelMap, model: ModelSpec) -> Any:
-        """Model inputs and labels; ``model`` gives the truncation length and any input features."""
+    def encode(
+        self, examples: list[Any], tokenizer: Any, label_map: LabelMap, model: ModelSpec, *, training: bool = False
+    ) -> Any:
+        """Model inputs and labels; ``model`` gives the truncation length and any input features;
+        ``training``: the split the model learns from (where a recipe may read examples differently)."""
         ...
 
     def collator(self, tokenizer: Any) -> Any: ...

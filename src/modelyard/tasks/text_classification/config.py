@@ -39,7 +39,9 @@ class TextClassification:
     def label_map(self, labels: list[str], multi_label: bool) -> LabelMap:
         return LabelMap(tuple(labels), multi_label)
 
-    def encode(self, examples: list[Any], tokenizer: Any, label_map: LabelMap, model: ModelSpec) -> Any:
+    def encode(
+        self, examples: list[Any], tokenizer: Any, label_map: LabelMap, model: ModelSpec, *, training: bool = False
+    ) -> Any:
         from modelyard.tasks.text_classification.data import encode
 
         return encode(examples, tokenizer, label_map, model.max_length)

@@ -42,7 +42,9 @@ class TokenClassification:
 
         return tag_map(labels)
 
-    def encode(self, examples: list[Any], tokenizer: Any, label_map: LabelMap, model: ModelSpec) -> Any:
+    def encode(
+        self, examples: list[Any], tokenizer: Any, label_map: LabelMap, model: ModelSpec, *, training: bool = False
+    ) -> Any:
         from modelyard.tasks.token_classification.data import encode
 
         return encode(
@@ -52,6 +54,7 @@ class TokenClassification:
             model.max_length,
             case_features=model.case_features,
             document_context=model.document_context,
+            context_dropout=model.context_dropout if training else 0.0,
         )
 
     def collator(self, tokenizer: Any) -> Any:

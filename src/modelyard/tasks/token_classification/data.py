@@ -146,11 +146,20 @@ def encode(
     *,
     case_features: bool = False,
     document_context: int = 0,
+    context_dropout: float = 0.0,
 ) -> EncodedDataset:
     """Subword ids and labels on the first subwords of the sentence's words; with ``case_features`` each
-    subword's word shape; with ``document_context`` the sentence sits between its document neighbours."""
+    subword's word shape; with ``document_context`` the sentence sits between its document neighbours,
+    except for a seeded ``context_dropout`` share of the sentences, which stand alone."""
     sentences = [word_strings(e) for e in examples]
     spans = encoding_windows(sentences, [e.document for e in examples], tokenizer, max_length, document_context)
+    if context_dropout:
+        # Seeded by the data, not the clock: the same recipe on the same data encodes the same inputs.
+        draw = random.Random(len(examples))
+        spans = [
+            Window(words, 0, len(words)) if draw.random() < context_dropout else span
+            for words, span in zip(sentences, spans, strict=True)
+        ]
     encoded = tokenizer([w.words for w in spans], is_split_into_words=True, truncation=True, max_length=max_length)
     index = label_map.label2id
     features = []
