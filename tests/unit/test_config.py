@@ -59,6 +59,14 @@ BASE = {"name": "m", "data": {"dataset": "banking77"}}
             ["model.pooling applies to text-classification only"],
         ),
         ({"model": {"case_features": True}}, ["model.case_features applies to token-classification only"]),
+        (
+            {"task": "token-classification", "model": {"context_dropout": 0.5}},
+            ["model.context_dropout drops document context: set model.document_context too"],
+        ),
+        (
+            {"task": "token-classification", "model": {"document_context": 8, "context_dropout": 1.0}},
+            ["model.context_dropout", "less than 1", "found 1.0"],
+        ),
     ],
 )
 def test_bad_recipes_name_the_key_and_the_fix(patch: dict[str, object], expected: list[str]) -> None:

@@ -88,3 +88,22 @@ def test_encode_labels_only_the_sentence_inside_its_context(tmp_path: Path) -> N
     assert [label for label in inside["labels"] if label != IGNORED] == [1, 0]
     assert [label for label in alone["labels"] if label != IGNORED] == [1, 0]
     assert tokenizer.decode(inside["input_ids"], skip_special_tokens=True) == "ann sings bob plays"
+
+
+def test_context_dropout_reads_a_seeded_share_of_training_sentences_alone(tmp_path: Path) -> None:
+    conll = tmp_path / "doc.conll"
+    sentences = "".join(f"Ann{i} B-PER\nsings O\n\n" for i in range(40))
+    conll.write_text("-DOCSTART- O\n\n" + sentences, encoding="utf-8")
+    examples = read_conll(conll)
+    tokenizer = models.load_tokenizer(models.resolve("minilm-l6"))
+    tags = LabelMap(("O", "B-PER", "I-PER"), False)
+    alone = encode(examples, tokenizer, tags, 32)
+    inside = encode(examples, tokenizer, tags, 32, document_context=4)
+    dropped = encode(examples, tokenizer, tags, 32, document_context=4, context_dropout=0.5)
+    standing = [d["input_ids"] == a["input_ids"] for d, a in zip(dropped, alone, strict=True)]
+    assert 10 <= sum(standing) <= 30  # about half stand alone ...
+    for d, i, stands in zip(dropped, inside, standing, strict=True):
+        assert stands or d["input_ids"] == i["input_ids"]  # ... the others keep their whole context
+        assert [label for label in d["labels"] if label != IGNORED] == [1, 0]
+    again = encode(examples, tokenizer, tags, 32, document_context=4, context_dropout=0.5)
+    assert [d["input_ids"] for d in again] == [d["input_ids"] for d in dropped]  # seeded: the same draw
