@@ -19,6 +19,7 @@ from _common import ROOT, isolated_home, write_result
 
 def scores(folder: Path, files: dict[str, Path]) -> dict[str, float]:
     """Entity F1 per split, read with documents and alone."""
+    from modelyard.tasks.token_classification.data import word_strings
     from modelyard.tasks.token_classification.formats import read_conll
     from modelyard.tasks.token_classification.metrics import compute_metrics
     from modelyard.tasks.token_classification.predict import TokenPredictor
@@ -27,7 +28,7 @@ def scores(folder: Path, files: dict[str, Path]) -> dict[str, float]:
     out = {}
     for split, path in files.items():
         examples = read_conll(path)
-        sentences = [[e.text[s:t] for s, t in e.words] for e in examples]
+        sentences = [word_strings(e) for e in examples]
         gold = [e.tags for e in examples]
         documents = [e.document for e in examples]
         out[f"{split}_f1_documents"] = compute_metrics(gold, predictor.word_tags(sentences, documents))["f1"]

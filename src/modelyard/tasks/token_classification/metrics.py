@@ -19,6 +19,7 @@ from seqeval.metrics import accuracy_score, classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 
 from modelyard.errors import DataError
+from modelyard.tasks.labels import scores_of
 from modelyard.tasks.token_classification.decode import decode_tags
 
 
@@ -58,9 +59,7 @@ def compute_metrics(gold: list[list[str]], predicted: list[list[str]]) -> dict[s
 def tags_from_logits(label_ids: Any, logits: Any, labels: tuple[str, ...]) -> tuple[list[list[str]], list[list[str]]]:
     """Gold and predicted word tags from the Trainer's padded subword arrays (first subwords only), decoded
     as prediction decodes them, so validation scores what users get."""
-    gold_ids, scores = np.asarray(label_ids), np.asarray(logits, dtype=np.float64)
-    probabilities = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    probabilities /= probabilities.sum(axis=-1, keepdims=True)
+    gold_ids, probabilities = np.asarray(label_ids), scores_of(np.asarray(logits), multi_label=False)
     gold, predicted = [], []
     for row_gold, row_probabilities in zip(gold_ids, probabilities, strict=True):
         keep = row_gold != -100
