@@ -70,6 +70,7 @@ def main() -> None:
             "epochs": result.metrics["epochs"],
             "protocol": protocol,
             "decoding": "most probable valid IOB2 sequence (constrained Viterbi over word tag probabilities)",
+            "document_consistency": recipe.model.document_consistency,
             "bar": {"f1": 0.90},
             "reference": "dslim/bert-base-NER (bert-base-cased, 110M) 0.926 entity F1 on the same official test",
             "recipe": recipe.model_dump(mode="json"),

@@ -112,6 +112,10 @@ class ModelSpec(FrozenModel):
     """NER with ``document_context``: this share of the training sentences (a seeded draw) is read alone,
     so the model also tags a sentence that comes without its document; validation reads every sentence
     with its context, as ``evaluate`` does."""
+    document_consistency: float = Field(0.0, ge=0, le=1)
+    """NER, when reading: move each word's entity-type probabilities by this share toward their mean over
+    the word's other mentions in the same document (or text) before decoding; 0: each mention on its own.
+    See ``tasks/token_classification/consistency.py``."""
 
 
 class LoraSpec(FrozenModel):
@@ -231,7 +235,7 @@ class Recipe(FrozenModel):
             raise ValueError("data.label_separator (multi-label) applies to text-classification only")
         if self.task == "token-classification" and self.model.pooling != "cls":
             raise ValueError("model.pooling applies to text-classification only (NER labels every token)")
-        for key in ("case_features", "document_context", "context_dropout"):
+        for key in ("case_features", "document_context", "context_dropout", "document_consistency"):
             if self.task != "token-classification" and getattr(self.model, key):
                 raise ValueError(f"model.{key} applies to token-classification only")
         if self.model.context_dropout and not self.model.document_context:

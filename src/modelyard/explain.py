@@ -33,9 +33,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from modelyard.errors import DataError
 from modelyard.tasks.labels import LabelMap
+from modelyard.tasks.token_classification.consistency import harmonise
 from modelyard.tasks.token_classification.decode import decode_tags
 from modelyard.tasks.token_classification.shapes import shape_ids
 from modelyard.tasks.token_classification.tags import Word, split_words, tags_to_spans
@@ -123,6 +125,7 @@ class Explainer:
         max_length: int,
         *,
         case_features: bool = False,
+        document_consistency: float = 0.0,
     ) -> None:
         from captum.attr import LayerIntegratedGradients
 
@@ -135,6 +138,8 @@ class Explainer:
         self.max_length = max_length
         self.case_features = case_features
         """NER trained with ``model.case_features``: word shapes go in as token types, as in prediction."""
+        self.document_consistency = document_consistency
+        """NER: a word's mentions in the text are pulled toward each other before decoding, as in prediction."""
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self._names: tuple[str, ...] = ()
         self._ig = LayerIntegratedGradients(self._forward, self.model.get_input_embeddings())
@@ -148,13 +153,15 @@ class Explainer:
     def load(cls, folder: Path, max_length: int) -> Explainer:
         from modelyard.tasks.heads import load_tokenizer, load_trained, model_settings, task_of
 
+        settings = model_settings(folder)
         return cls(
             load_trained(folder),
             load_tokenizer(folder),
             LabelMap.load(folder),
             task_of(folder).name,
             max_length,
-            case_features=model_settings(folder).case_features,
+            case_features=settings.case_features,
+            document_consistency=settings.document_consistency,
         )
 
     # -- the model as Captum sees it -------------------------------------------------------------
@@ -238,7 +245,7 @@ class Explainer:
         return labels[index], float(probs[index]), weights
 
     def _entity_targets(
-        self, encoded: _Encoded, logits: torch.Tensor, label: str | None, span: tuple[int, int] | None
+        self, text: str, encoded: _Encoded, logits: torch.Tensor, label: str | None, span: tuple[int, int] | None
     ) -> list[tuple[str, float, torch.Tensor, tuple[int, int] | None]]:
         """(entity type, mean tag probability, (tokens × tags) weights, span) per entity to explain."""
         tags = self.label_map.labels
@@ -248,14 +255,15 @@ class Explainer:
             if word is not None and word not in first:
                 first[word] = position
         words = encoded.words
+        # Read as TokenPredictor reads, so the entities and scores explained are the ones predict returns.
+        read = np.zeros((len(words), len(tags)), dtype=np.float32)
+        for w, position in first.items():
+            read[w] = probs[position].numpy()
+        [read] = harmonise([[text[s:e] for s, e in words]], None, [read], tags, self.document_consistency)
         chosen_tags: list[int] = []  # the decoded tag of every word, when explaining what the model found
         if span is None:
             if label is not None:
                 raise DataError(f"to explain toward {label!r}, give the entity's character span too (start and end)")
-            # Decoded as TokenPredictor decodes, so the entities explained are the ones predict returns.
-            read = np.zeros((len(words), len(tags)), dtype=np.float32)
-            for w, position in first.items():
-                read[w] = probs[position].numpy()
             chosen_tags = decode_tags(read, tags)
             predicted = [tags[i] for i in chosen_tags]
             wanted: list[tuple[tuple[int, int], str, list[int] | None]] = [
@@ -270,7 +278,7 @@ class Explainer:
             if label is not None and label not in kinds:
                 raise DataError(f"label {label!r} is not an entity type of this model (types: {', '.join(kinds)})")
             if label is None:  # the type the model finds likeliest for these words
-                label = max(kinds, key=lambda k: self._type_score(probs, first, inside, k))
+                label = max(kinds, key=lambda k: self._type_score(read, inside, k))
             wanted = [((words[inside[0]][0], words[inside[-1]][1]), label, inside)]
         targets: list[tuple[str, float, torch.Tensor, tuple[int, int] | None]] = []
         index = self.label_map.label2id
@@ -285,16 +293,16 @@ class Explainer:
                 else:
                     tag = index.get(f"{'B' if n == 0 else 'I'}-{kind}", index.get(f"B-{kind}", 0))
                 weights[first[w], tag] = 1.0
-                scores.append(float(probs[first[w], tag]))
+                scores.append(float(read[w, tag]))
             targets.append((kind, float(np.mean(scores)) if scores else 0.0, weights, (start, end)))
         return targets
 
-    def _type_score(self, probs: torch.Tensor, first: dict[int, int], inside: list[int], kind: str) -> float:
+    def _type_score(self, read: NDArray[np.float32], inside: list[int], kind: str) -> float:
         index = self.label_map.label2id
         total = 0.0
         for n, w in enumerate(inside):
             tag = f"{'B' if n == 0 else 'I'}-{kind}"
-            total += float(probs[first[w], index[tag]]) if tag in index else 0.0
+            total += float(read[w, index[tag]]) if tag in index else 0.0
         return total
 
     # -- attribution ---------------------------------------------------------------------------------
@@ -365,7 +373,7 @@ class Explainer:
             encoded = self._encode(text)
             logits = self._logits(encoded)
             if self.task == "token-classification":
-                targets = self._entity_targets(encoded, logits, label, span)
+                targets = self._entity_targets(text, encoded, logits, label, span)
             else:
                 name, probability, weights = self._classification_target(logits, label)
                 targets = [(name, probability, weights, None)]

@@ -29,7 +29,7 @@ from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 
 from modelyard import layer_decay, models, registry, settings, store, tasks
-from modelyard.config import Recipe
+from modelyard.config import ModelSpec, Recipe
 from modelyard.data.versions import DatasetVersionInfo, import_data, load_splits
 from modelyard.errors import ConfigError, TrainingError
 from modelyard.privacy import dp
@@ -152,7 +152,7 @@ def _train(
         eval_dataset=encoded["validation"],
         data_collator=task.collator(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=_headline_metrics(task, label_map),
+        compute_metrics=_headline_metrics(task, label_map, splits["validation"], recipe.model),
         callbacks=_callbacks(recipe, console, state),
     )
     trainer.remove_callback(PrinterCallback)
@@ -171,7 +171,7 @@ def _train(
 
     held_out = "test" if "test" in encoded else "validation"
     prediction = trainer.predict(encoded[held_out])
-    metrics = task.metrics(label_map, prediction.label_ids, prediction.predictions)
+    metrics = task.metrics(label_map, prediction.label_ids, prediction.predictions, splits[held_out], recipe.model)
     metrics |= {
         "split": held_out,
         "train_seconds": round(train_seconds, 1),
@@ -263,9 +263,9 @@ def _callbacks(recipe: Recipe, console: Console, state: PartialState) -> list[Tr
     return callbacks
 
 
-def _headline_metrics(task: tasks.Task, label_map: LabelMap) -> Any:
+def _headline_metrics(task: tasks.Task, label_map: LabelMap, examples: list[Any], model: ModelSpec) -> Any:
     def headline(prediction: Any) -> dict[str, float]:
-        full = task.metrics(label_map, prediction.label_ids, prediction.predictions)
+        full = task.metrics(label_map, prediction.label_ids, prediction.predictions, examples, model)
         return {key: full[key] for key in task.headline}
 
     return headline

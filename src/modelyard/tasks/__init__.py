@@ -60,8 +60,11 @@ class Task(Protocol):
 
     def collator(self, tokenizer: Any) -> Any: ...
 
-    def metrics(self, label_map: LabelMap, label_ids: Any, logits: Any) -> dict[str, Any]:
-        """Every metric of the task from the Trainer's label ids and logits."""
+    def metrics(
+        self, label_map: LabelMap, label_ids: Any, logits: Any, examples: list[Any], model: ModelSpec
+    ) -> dict[str, Any]:
+        """Every metric of the task from the Trainer's label ids and logits on ``examples`` (one per row, in
+        order), read with the recipe's ``model`` settings."""
         ...
 
     def summary(self, metrics: dict[str, Any]) -> str:

@@ -51,7 +51,9 @@ class TextClassification:
 
         return collator(tokenizer)
 
-    def metrics(self, label_map: LabelMap, label_ids: Any, logits: Any) -> dict[str, Any]:
+    def metrics(
+        self, label_map: LabelMap, label_ids: Any, logits: Any, examples: list[Any], model: ModelSpec
+    ) -> dict[str, Any]:
         import numpy as np
 
         from modelyard.tasks.labels import scores_of

@@ -62,10 +62,13 @@ class TokenClassification:
 
         return collator(tokenizer)
 
-    def metrics(self, label_map: LabelMap, label_ids: Any, logits: Any) -> dict[str, Any]:
+    def metrics(
+        self, label_map: LabelMap, label_ids: Any, logits: Any, examples: list[Any], model: ModelSpec
+    ) -> dict[str, Any]:
         from modelyard.tasks.token_classification.metrics import compute_metrics, tags_from_logits
 
-        return compute_metrics(*tags_from_logits(label_ids, logits, label_map.labels))
+        read = tags_from_logits(label_ids, logits, label_map.labels, examples, model.document_consistency)
+        return compute_metrics(*read)
 
     def summary(self, metrics: dict[str, Any]) -> str:
         from modelyard.tasks.token_classification.metrics import summary_line

@@ -20,6 +20,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from modelyard.errors import DataError
 from modelyard.tasks.labels import scores_of
+from modelyard.tasks.token_classification.consistency import harmonise
 from modelyard.tasks.token_classification.decode import decode_tags
 
 
@@ -56,15 +57,27 @@ def compute_metrics(gold: list[list[str]], predicted: list[list[str]]) -> dict[s
     }
 
 
-def tags_from_logits(label_ids: Any, logits: Any, labels: tuple[str, ...]) -> tuple[list[list[str]], list[list[str]]]:
-    """Gold and predicted word tags from the Trainer's padded subword arrays (first subwords only), decoded
-    as prediction decodes them, so validation scores what users get."""
+def tags_from_logits(
+    label_ids: Any,
+    logits: Any,
+    labels: tuple[str, ...],
+    examples: list[Any] | None = None,
+    document_consistency: float = 0.0,
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Gold and predicted word tags from the Trainer's padded subword arrays (first subwords only), read
+    as prediction reads them, so validation scores what users get: with ``document_consistency`` and the
+    split's ``examples`` (one per row, in order) a word's mentions in a document pull toward each other,
+    then each sentence is decoded."""
     gold_ids, probabilities = np.asarray(label_ids), scores_of(np.asarray(logits), multi_label=False)
-    gold, predicted = [], []
+    gold, matrices = [], []
     for row_gold, row_probabilities in zip(gold_ids, probabilities, strict=True):
         keep = row_gold != -100
         gold.append([labels[i] for i in row_gold[keep]])
-        predicted.append([labels[i] for i in decode_tags(row_probabilities[keep], labels)])
+        matrices.append(row_probabilities[keep])
+    if examples is not None and document_consistency > 0:
+        words = [[e.text[start:end] for start, end in e.words] for e in examples]
+        matrices = harmonise(words, [e.document for e in examples], matrices, labels, document_consistency)
+    predicted = [[labels[i] for i in decode_tags(matrix, labels)] for matrix in matrices]
     return gold, predicted
 
 

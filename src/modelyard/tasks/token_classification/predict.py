@@ -2,8 +2,10 @@
 
 A text is cut into words (``split_words``), the words into subwords by the
 model's tokenizer; each word is read at its first subword (the subword it was
-trained on), the sentence's tags are the most probable valid IOB2 sequence
-(``decode.decode_tags``), and runs of B-/I- tags become spans. An entity's score
+trained on), a word's type probabilities are pulled toward its other mentions in
+the document when the model was trained with ``model.document_consistency``
+(``consistency.harmonise``), the sentence's tags are the most probable valid IOB2
+sequence (``decode.decode_tags``), and runs of B-/I- tags become spans. An entity's score
 is the mean over its words of the chosen tag's probability.
 
 The forward pass is a function of numpy inputs so that the same code runs a
@@ -23,6 +25,7 @@ from numpy.typing import NDArray
 
 from modelyard.tasks.heads import load_tokenizer, model_settings
 from modelyard.tasks.labels import LabelMap, scores_of
+from modelyard.tasks.token_classification.consistency import harmonise
 from modelyard.tasks.token_classification.context import subword_counter
 from modelyard.tasks.token_classification.data import encoding_windows, first_subwords
 from modelyard.tasks.token_classification.decode import decode_tags
@@ -50,6 +53,7 @@ class TokenPredictor:
         settings = model_settings(folder)
         self.case_features = settings.case_features
         self.document_context = settings.document_context
+        self.document_consistency = settings.document_consistency
         self.max_length = max_length
         if forward is None:
             from modelyard.tasks.heads import load_trained
@@ -105,11 +109,11 @@ class TokenPredictor:
     def word_tags(
         self, sentences: list[list[str]], documents: list[str | None] | None = None, batch_size: int = 32
     ) -> list[list[str]]:
-        """The IOB2 tag of every word (``O`` for words the model did not see)."""
+        """The IOB2 tag of every word, as ``entities`` reads them."""
         labels = self.label_map.labels
         return [
             [labels[i] for i in decode_tags(matrix, labels)]
-            for matrix in self.word_probabilities(sentences, documents, batch_size)
+            for matrix in self.text_word_probabilities(sentences, documents, batch_size)
         ]
 
     def text_word_probabilities(
@@ -118,7 +122,14 @@ class TokenPredictor:
         """``word_probabilities`` for texts of any length: a text longer than ``max_length`` subwords is read
         again in pieces that fit, consecutive pieces of one document (each with its neighbours as context
         when the model was trained with ``document_context``), so no word goes untagged. ``documents`` as in
-        ``word_probabilities``: texts of one document, in order, are read among each other."""
+        ``word_probabilities``: texts of one document, in order, are read among each other. With
+        ``document_consistency`` the mentions of a word in a document are then pulled toward each other."""
+        matrices = self._whole_texts(texts, documents, batch_size)
+        return harmonise(texts, documents, matrices, self.label_map.labels, self.document_consistency)
+
+    def _whole_texts(
+        self, texts: list[list[str]], documents: list[str | None] | None, batch_size: int
+    ) -> list[NDArray[np.float32]]:
         matrices = self.word_probabilities(texts, documents, batch_size)
         # Truncation cuts from the end, so a long text's last word is the one that has no row.
         cut = [i for i, matrix in enumerate(matrices) if len(matrix) and not matrix[-1].any()]
