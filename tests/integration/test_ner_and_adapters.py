@@ -21,6 +21,7 @@ from modelyard.data.versions import import_data
 from modelyard.errors import DataError
 from modelyard.serve import ServeConfig, create_app
 from modelyard.tasks.text_classification.predict import Predictor
+from modelyard.tasks.token_classification.decode import decode_tags
 from modelyard.tasks.token_classification.predict import TokenPredictor
 
 LORA = {"method": "lora", "lora": {"r": 8, "alpha": 16, "dropout": 0.0}, "learning_rate": 5e-3}
@@ -42,7 +43,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         conll = write_conll(root / "ner.conll", ner_sentences(80))
         training.run(parse_recipe(ner_recipe_dict(conll)))
         training.run(parse_recipe(ner_recipe_dict(conll, name="ner-lora", **LORA)))
-        training.run(parse_recipe(ner_recipe_dict(conll, name="ner-shapes") | SHAPES))
+        # The full one also reads a word's mentions in a document toward one type (model.document_consistency).
+        consistent = {"model": SHAPES["model"] | {"document_consistency": 0.75}}
+        training.run(parse_recipe(ner_recipe_dict(conll, name="ner-shapes") | consistent))
         # The LoRA one also reads 30% of its training sentences alone (model.context_dropout).
         dropout = {"model": SHAPES["model"] | {"context_dropout": 0.3}}
         training.run(parse_recipe(ner_recipe_dict(conll, name="ner-shapes-lora", **LORA) | dropout))
@@ -240,12 +243,13 @@ def test_case_features_let_an_uncased_base_see_letter_case(world: World) -> None
 
 
 def test_case_feature_model_is_explained_on_what_it_predicts(world: World) -> None:
-    """The explainer feeds the word shapes too, and decodes as prediction does: same entities, same scores."""
+    """The explainer feeds the word shapes too, and reads as prediction does (document consistency, decoding):
+    same entities, same scores."""
     from modelyard.explain import Explainer
 
-    text = "Anna Schmidt works for Siemens in Tokyo ."
+    text = "Anna Schmidt works for Siemens in Tokyo . Siemens pays Anna ."
     explainer = Explainer.load(registry.get("ner-shapes:1").path, 48)
-    assert explainer.case_features
+    assert explainer.case_features and explainer.document_consistency == 0.75
     [entities] = TokenPredictor(registry.get("ner-shapes:1").path, 48).entities([text])
     assert entities, "the tiny model finds entities in its own training pattern"
     explained = explainer.explain(text, n_steps=4).attributions
@@ -270,6 +274,36 @@ def test_document_context_is_read_in_training_and_evaluation(world: World) -> No
         assert max(np.abs(a - b).max() for a, b in zip(alone, together, strict=True)) > 1e-4, name
         # Each sentence is evaluated among its neighbours, as it was trained.
         assert evaluate.run(f"{name}:1", world.conll).metrics["f1"] > 0.5
+
+
+def test_document_consistency_pulls_a_words_mentions_together_when_reading(world: World) -> None:
+    from modelyard.tasks.token_classification.consistency import harmonise
+
+    sentences = [["Anna", "Schmidt", "works", "for", "Siemens", "."], ["Siemens", "pays", "Anna", "."]]
+    predictor = TokenPredictor(registry.get("ner-shapes:1").path, 48)
+    assert predictor.document_consistency == 0.75
+    labels = predictor.label_map.labels
+    raw = predictor.word_probabilities(sentences, ["d", "d"])
+    read = predictor.text_word_probabilities(sentences, ["d", "d"])
+    for got, expected in zip(read, harmonise(sentences, ["d", "d"], raw, labels, 0.75), strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+    organisation = [labels.index("B-ORG"), labels.index("I-ORG")]
+    gap_raw = abs(raw[0][4, organisation].sum() - raw[1][0, organisation].sum())
+    gap_read = abs(read[0][4, organisation].sum() - read[1][0, organisation].sum())
+    assert gap_read == pytest.approx(0.25 * gap_raw, abs=1e-5)
+    # Tags and entities are decoded from what was read; apart, each sentence is its own document.
+    assert predictor.word_tags(sentences, ["d", "d"]) == [[labels[i] for i in decode_tags(m, labels)] for m in read]
+    apart = predictor.text_word_probabilities(sentences)
+    np.testing.assert_allclose(apart[1], predictor.word_probabilities(sentences)[1], atol=1e-6)
+    # A model without the setting reads each mention on its own.
+    plain = TokenPredictor(registry.get("ner-shapes-lora:1").path, 48)
+    assert plain.document_consistency == 0.0
+    for got, expected in zip(
+        plain.text_word_probabilities(sentences, ["d", "d"]),
+        plain.word_probabilities(sentences, ["d", "d"]),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_case_feature_adapter_brings_its_own_shape_table_to_the_shared_base(world: World) -> None:
