@@ -201,6 +201,10 @@ class GateSpec(FrozenModel):
     """Compared on the frozen holdout (the original test split); ``None``: the task's own (accuracy; entity F1)."""
     max_drop: float = Field(0.01, ge=0, le=1)
     """The candidate may score at most this much below production on the frozen holdout."""
+    confidence: float | None = Field(None, ge=0.5, lt=1)
+    """``None``: the observed drop is held to ``max_drop``. A level such as 0.95: the drop at the low end of
+    the paired-bootstrap interval at that level is, so a candidate passes only when it is that sure not to
+    have lost more (strict on small holdouts). The 95% interval is reported either way."""
     min_fixed: float = Field(0.5, ge=0, le=1)
     """Of production's mistakes in the held-out feedback, the candidate must get at least this share right."""
     feedback_holdout: float = Field(0.2, ge=0, lt=1)

@@ -8,22 +8,24 @@
    test splits unchanged; the lineage (parent dataset, feedback ids) is recorded;
 2. the same recipe trains a candidate on it;
 3. candidate and production are scored on the same frozen holdout (the original
-   test split) and on the held-out feedback;
-4. the gate decides: no more than ``max_drop`` lost on the frozen holdout, and at
-   least ``min_fixed`` of production's mistakes in the held-out feedback fixed.
+   test split), with a paired-bootstrap interval of the change (``significance``),
+   and on the held-out feedback;
+4. the gate decides: no more than ``max_drop`` lost on the frozen holdout (with
+   ``confidence``: not even at the low end of the interval), and at least
+   ``min_fixed`` of production's mistakes in the held-out feedback fixed.
    The decision and both scores are stored; only a pass promotes the candidate.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from rich.console import Console
 from sklearn.metrics import f1_score
 
-from modelyard import feedback, registry, store
+from modelyard import feedback, registry, significance, store
 from modelyard import train as training
 from modelyard.config import DataSpec, GateSpec, Recipe
 from modelyard.data.versions import info_of, load_splits, save_version
@@ -78,13 +80,19 @@ def retrain(model: str, *, console: Console | None = None) -> Decision:
     frozen = splits.get("test") or splits["validation"]
     metric = gate.metric or ("f1" if baseline.task == "token-classification" else "accuracy")
     scores: dict[str, Any] = {"metric": metric, "frozen_holdout": len(frozen), "feedback_holdout": len(held)}
+    on_frozen: dict[str, list[Any]] = {}
     for role, version in (("baseline", baseline), ("candidate", candidate)):
         _, predictor = load_predictor(version.ref)
+        on_frozen[role] = _predicted(baseline.task, predictor, frozen)
+        on_feedback = _predicted(baseline.task, predictor, held) if held else []
         scores[role] = {
-            "frozen": _score(baseline.task, predictor, frozen, metric),
-            "feedback": _score(baseline.task, predictor, held, metric) if held else None,
-            "right_on_feedback": _right(baseline.task, predictor, held),
+            "frozen": _score(baseline.task, on_frozen[role], frozen, metric),
+            "feedback": _score(baseline.task, on_feedback, held, metric) if held else None,
+            "right_on_feedback": [p == _gold(baseline.task, e) for p, e in zip(on_feedback, held, strict=True)],
         }
+    scores["difference"] = asdict(
+        _difference(baseline.task, on_frozen, frozen, metric, gate.confidence or 0.95, recipe.training.seed)
+    )
     promoted, reasons = _gate(gate, scores)
     scores["fixed"] = _fixed(scores)
     with store.session() as db:
@@ -128,7 +136,9 @@ def _held_out(total: int, gate: GateSpec, seed: int) -> set[int]:
 def _predicted(task: str, predictor: Any, examples: list[Any]) -> list[Any]:
     texts = [e.text for e in examples]
     if task == "token-classification":
-        return [{(e.start, e.end, e.label) for e in found} for found in predictor.entities(texts)]
+        # A test sentence is read among its document's neighbours, as evaluate reads it.
+        found = predictor.entities(texts, [e.document for e in examples])
+        return [{(e.start, e.end, e.label) for e in entities} for entities in found]
     return [found[0].label for found in predictor.predict(texts, 1)]
 
 
@@ -138,8 +148,7 @@ def _gold(task: str, example: Any) -> Any:
     return example.label
 
 
-def _score(task: str, predictor: Any, examples: list[Any], metric: str) -> float:
-    predicted = _predicted(task, predictor, examples)
+def _score(task: str, predicted: list[Any], examples: list[Any], metric: str) -> float:
     gold = [_gold(task, e) for e in examples]
     if task == "token-classification":
         hits = sum(len(p & g) for p, g in zip(predicted, gold, strict=True))
@@ -150,9 +159,29 @@ def _score(task: str, predictor: Any, examples: list[Any], metric: str) -> float
     return round(sum(p == g for p, g in zip(predicted, gold, strict=True)) / len(gold), 6)
 
 
-def _right(task: str, predictor: Any, examples: list[Any]) -> list[bool]:
-    predicted = _predicted(task, predictor, examples) if examples else []
-    return [p == _gold(task, e) for p, e in zip(predicted, examples, strict=True)]
+def _difference(
+    task: str, predicted: dict[str, list[Any]], examples: list[Any], metric: str, confidence: float, seed: int
+) -> significance.Difference:
+    """Candidate minus production on the frozen holdout, with its paired-bootstrap interval."""
+    gold = [_gold(task, e) for e in examples]
+    counts: dict[str, significance.Counts] = {}
+    score: significance.Metric
+    if task == "token-classification":
+        counts = {role: significance.entity_counts(found, gold) for role, found in predicted.items()}
+        score = significance.entity_f1
+    elif metric == "macro_f1":
+        labels = sorted(set(gold).union(*predicted.values()))
+        counts = {role: significance.class_counts(found, gold, labels) for role, found in predicted.items()}
+        score = significance.macro_f1
+    else:
+        counts = {
+            role: significance.accuracy_counts([p == g for p, g in zip(found, gold, strict=True)])
+            for role, found in predicted.items()
+        }
+        score = significance.accuracy
+    return significance.paired_difference(
+        counts["baseline"], counts["candidate"], score, confidence=confidence, seed=seed
+    )
 
 
 def _fixed(scores: dict[str, Any]) -> float | None:
@@ -166,13 +195,24 @@ def _gate(gate: GateSpec, scores: dict[str, Any]) -> tuple[bool, list[str]]:
     reasons = []
     before, after = scores["baseline"]["frozen"], scores["candidate"]["frozen"]
     drop = round(before - after, 6)
-    passed = drop <= gate.max_drop
     size = scores["frozen_holdout"]
     # Said with the drop: on a small holdout one example can exceed max_drop, a hint to hold out more.
     grain = f"; {size} examples, one is {1 / size:.4f}" if size else ""
+    difference = scores.get("difference")
+    spread = ""
+    if difference is not None:
+        level = f"{difference['confidence']:.0%}"
+        spread = f"; {level} interval of the change [{difference['low']:+.4f}, {difference['high']:+.4f}]"
+    if gate.confidence is None or difference is None:
+        passed = drop <= gate.max_drop
+        rule = f"allowed {gate.max_drop}"
+    else:
+        # The drop must stay within max_drop even at the interval's low end: promote only when sure.
+        passed = -difference["low"] <= gate.max_drop
+        rule = f"allowed {gate.max_drop} with {difference['confidence']:.0%} confidence"
     reasons.append(
         f"frozen holdout {scores['metric']}: {before:.4f} → {after:.4f} "
-        f"(drop {drop:+.4f}, allowed {gate.max_drop}{grain})" + ("" if passed else ": REFUSED")
+        f"(drop {drop:+.4f}, {rule}{grain}{spread})" + ("" if passed else ": REFUSED")
     )
     fixed = _fixed(scores)
     if fixed is None:
