@@ -38,7 +38,8 @@ def main() -> None:
         variant = recipe.model_copy(
             update={
                 "name": f"conll2003-{name.replace('+', '-').replace('_', '-')}",
-                "model": recipe.model.model_copy(update=switches),
+                # Read without document consistency: these runs compare the two input switches alone.
+                "model": recipe.model.model_copy(update=switches | {"document_consistency": 0.0}),
                 "training": recipe.training.model_copy(update={"epochs": args.epochs}),
             }
         )

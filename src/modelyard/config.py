@@ -114,7 +114,8 @@ class ModelSpec(FrozenModel):
     with its context, as ``evaluate`` does."""
     document_consistency: float = Field(0.0, ge=0, le=1)
     """NER, when reading: move each word's entity-type probabilities by this share toward their mean over
-    the word's other mentions in the same document (or text) before decoding; 0: each mention on its own.
+    all the word's mentions (itself included) in the same document (or text) before decoding; 0: each
+    mention on its own.
     See ``tasks/token_classification/consistency.py``."""
 
 
@@ -203,8 +204,8 @@ class GateSpec(FrozenModel):
     """The candidate may score at most this much below production on the frozen holdout."""
     confidence: float | None = Field(None, ge=0.5, lt=1)
     """``None``: the observed drop is held to ``max_drop``. A level such as 0.95: the drop at the low end of
-    the paired-bootstrap interval at that level is, so a candidate passes only when it is that sure not to
-    have lost more (strict on small holdouts). The 95% interval is reported either way."""
+    the paired-bootstrap interval at that level is too, so a candidate passes only when it is that sure not
+    to have lost more (strict on small holdouts). The interval is reported at this level (95% when unset)."""
     min_fixed: float = Field(0.5, ge=0, le=1)
     """Of production's mistakes in the held-out feedback, the candidate must get at least this share right."""
     feedback_holdout: float = Field(0.2, ge=0, lt=1)

@@ -167,7 +167,12 @@ def _difference(
     counts: dict[str, significance.Counts] = {}
     score: significance.Metric
     if task == "token-classification":
-        counts = {role: significance.entity_counts(found, gold) for role, found in predicted.items()}
+        # A document's sentences are read together, so they are resampled together: counts per document.
+        documents = [e.document if e.document is not None else f"#{i}" for i, e in enumerate(examples)]
+        counts = {
+            role: significance.grouped(significance.entity_counts(found, gold), documents)
+            for role, found in predicted.items()
+        }
         score = significance.entity_f1
     elif metric == "macro_f1":
         labels = sorted(set(gold).union(*predicted.values()))
@@ -208,7 +213,7 @@ def _gate(gate: GateSpec, scores: dict[str, Any]) -> tuple[bool, list[str]]:
         rule = f"allowed {gate.max_drop}"
     else:
         # The drop must stay within max_drop even at the interval's low end: promote only when sure.
-        passed = -difference["low"] <= gate.max_drop
+        passed = drop <= gate.max_drop and -difference["low"] <= gate.max_drop
         rule = f"allowed {gate.max_drop} with {difference['confidence']:.0%} confidence"
     reasons.append(
         f"frozen holdout {scores['metric']}: {before:.4f} → {after:.4f} "

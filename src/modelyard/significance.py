@@ -11,7 +11,9 @@ Koehn 2004 / Berg-Kirkpatrick et al. 2012 for NLP metrics).
 Every gate metric is a function of per-example counts summed over the holdout
 (accuracy: right and 1; entity F1: hits, found, wanted; macro F1: per-class true
 positives, false positives and false negatives), so a resample is a vector of
-multinomial weights and all resamples are one matrix product. That is why this is
+multinomial weights and all resamples are one matrix product. Examples that stand
+or fall together (NER sentences read among their document's) are summed per group
+first, so that whole groups are drawn (``grouped``: a cluster bootstrap). That is why this is
 a few numpy lines of our own: ``scipy.stats.bootstrap`` would recompute macro F1
 through per-resample label arrays, thousands of times slower on 77 classes.
 """
@@ -69,6 +71,16 @@ def paired_difference(
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(spread, [tail, 100 - tail])
     return Difference(round(observed, 6), round(float(low), 6), round(float(high), 6), confidence, resamples)
+
+
+def grouped(counts: Counts, groups: Sequence[str]) -> Counts:
+    """Counts summed per group (in first-seen order), for examples that stand or fall together — NER
+    sentences read among their document's — so that a resample draws whole groups (a cluster bootstrap)."""
+    order: dict[str, int] = {}
+    rows = np.asarray([order.setdefault(group, len(order)) for group in groups])
+    summed = np.zeros((len(order), counts.shape[1]))
+    np.add.at(summed, rows, counts)
+    return summed
 
 
 def accuracy_counts(right: Sequence[bool]) -> Counts:

@@ -111,6 +111,24 @@ def test_ner_retrain_learns_span_corrections_and_reads_the_holdout_in_its_docume
     assert change["observed"] == pytest.approx(observed, abs=2e-6) and change["low"] <= change["high"]
 
 
+def test_ner_holdout_is_read_with_its_documents() -> None:
+    """``_predicted`` hands the predictor each sentence's document (a recording stand-in for the predictor)."""
+    from modelyard.retrain import _predicted
+    from modelyard.tasks.token_classification.formats import TokenExample
+
+    class Recording:
+        documents: list[str | None] | None = None
+
+        def entities(self, texts: list[str], documents: list[str | None] | None = None) -> list[list[object]]:
+            self.documents = documents
+            return [[] for _ in texts]
+
+    examples = [TokenExample("A b", ((0, 1), (2, 3)), (), document=d) for d in ("1", "1", None)]
+    recording = Recording()
+    assert _predicted("token-classification", recording, examples) == [set(), set(), set()]
+    assert recording.documents == ["1", "1", None]
+
+
 def test_rollback_without_an_earlier_production_version(home: Path, tiny_csv: Path) -> None:
     training.run(parse_recipe(recipe_dict(tiny_csv, epochs=1, max_steps=2)))
     registry.promote("tiny:1", "production")
@@ -160,3 +178,6 @@ def test_gate_with_confidence_holds_the_intervals_low_end_to_max_drop(
     assert result is passed
     assert f"95% interval of the change [{low:+.4f}, +0.0200]" in reasons[0]
     assert reasons[0].endswith("REFUSED") is not passed
+    # With confidence, the observed drop is still held to max_drop, whatever the interval says.
+    worse = _scores(0.90, 0.88, [False], [True]) | {"difference": scores["difference"] | {"observed": -0.02}}
+    assert _gate(GateSpec(confidence=confidence), worse)[0] is False

@@ -90,3 +90,34 @@ def test_counts_must_cover_the_same_examples() -> None:
         significance.paired_difference(
             significance.accuracy_counts([True]), significance.accuracy_counts([True, False]), significance.accuracy
         )
+
+
+def test_grouped_examples_are_drawn_whole() -> None:
+    found = [{(0, 1, "PER")}, set(), {(0, 1, "ORG")}, {(2, 3, "LOC")}]
+    gold = [{(0, 1, "PER")}, {(5, 6, "PER")}, {(0, 1, "ORG")}, {(2, 3, "PER")}]
+    counts = significance.entity_counts(found, gold)
+    documents = ["a", "a", "b", "c"]
+    summed = significance.grouped(counts, documents)
+    np.testing.assert_array_equal(summed, [[1, 1, 2], [1, 1, 1], [0, 1, 1]])
+    assert significance.entity_f1(summed.sum(axis=0, keepdims=True)) == significance.entity_f1(
+        counts.sum(axis=0, keepdims=True)
+    )
+
+
+def test_correlated_sentences_widen_the_interval_when_drawn_by_document() -> None:
+    """Ten documents whose sentences all flip together: by sentence the change looks surer than it is."""
+    rng = np.random.default_rng(11)
+    documents = [f"d{i // 20}" for i in range(200)]
+    flipped = {f"d{i}" for i in range(10) if rng.random() < 0.5}
+    baseline = [True] * 200
+    candidate = [doc not in flipped for doc in documents]
+    by_sentence = significance.paired_difference(
+        significance.accuracy_counts(baseline), significance.accuracy_counts(candidate), significance.accuracy
+    )
+    by_document = significance.paired_difference(
+        significance.grouped(significance.accuracy_counts(baseline), documents),
+        significance.grouped(significance.accuracy_counts(candidate), documents),
+        significance.accuracy,
+    )
+    assert by_document.observed == by_sentence.observed
+    assert by_document.high - by_document.low > 2 * (by_sentence.high - by_sentence.low)

@@ -103,3 +103,12 @@ def test_validation_metrics_read_with_the_recipes_consistency() -> None:
     assert alone == [["B-ORG", "O"], ["B-PER", "O"]]
     _, read = tags_from_logits(gold_ids, logits, LABELS, examples, 0.75)
     assert read == [["B-ORG", "O"], ["B-ORG", "O"]]
+
+
+def test_a_sentence_whose_rows_do_not_match_its_words_is_read_on_its_own() -> None:
+    """A word the tokenizer drops gets no label, so rows and words no longer pair up: no harmonising."""
+    examples = [_Example("Lens won", [(0, 4), (5, 8)], "d"), _Example("Lens \u200b 2", [(0, 4), (5, 6), (7, 8)], "d")]
+    logits = np.log(np.stack(MATRICES) + 1e-9)
+    gold_ids = np.asarray([[3, 0], [3, 0]])
+    _, read = tags_from_logits(gold_ids, logits, LABELS, examples, 0.75)
+    assert read == [["B-ORG", "O"], ["B-PER", "O"]]

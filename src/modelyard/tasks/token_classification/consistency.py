@@ -7,7 +7,7 @@ come out as another type, or as no entity, where its other mentions are clear. W
 ``model.document_consistency: w`` each word's type probabilities — per entity type X
 the sum of ``B-X`` and ``I-X``, and ``O`` — move by the share ``w`` toward their mean
 over every mention of the same word (the exact string, letter case kept) in the same
-document; each mention keeps its own ``B-``/``I-`` split, and decoding runs after.
+document, itself included; each mention keeps its own ``B-``/``I-`` split, and decoding runs after.
 Non-local consistency is an old idea in CoNLL NER (Krishnan & Manning 2006; Ratinov &
 Roth 2009); here it is a step on the softmax output with nothing to learn, which is
 why it is a few numpy lines of our own rather than a library.

@@ -75,7 +75,12 @@ def tags_from_logits(
         gold.append([labels[i] for i in row_gold[keep]])
         matrices.append(row_probabilities[keep])
     if examples is not None and document_consistency > 0:
-        words = [[e.text[start:end] for start, end in e.words] for e in examples]
+        # Row j is word j only when every word got a label: a truncated sentence, or one holding a word the
+        # tokenizer drops (a zero-width character), cannot be matched word for word and is read on its own.
+        words = [
+            [e.text[start:end] for start, end in e.words] if len(e.words) == len(matrix) else []
+            for e, matrix in zip(examples, matrices, strict=True)
+        ]
         matrices = harmonise(words, [e.document for e in examples], matrices, labels, document_consistency)
     predicted = [[labels[i] for i in decode_tags(matrix, labels)] for matrix in matrices]
     return gold, predicted
