@@ -173,13 +173,23 @@ def evaluate(
     label_column: Annotated[str, typer.Option()] = "label",
     tag_scheme: Annotated[str | None, typer.Option(help="NER CoNLL files: IOB2 | IOB1 | IOBES.")] = None,
     output: Annotated[Path | None, typer.Option(help="Folder for report.json/.md and plots.")] = None,
+    document_consistency: Annotated[
+        float | None,
+        typer.Option(help="NER: read with this weight (0-1) instead of the version's, to choose one; no retraining."),
+    ] = None,
 ) -> None:
     """Evaluate NAME[:VERSION] on any labelled file."""
     from modelyard import evaluate as evaluation
     from modelyard import registry, tasks
 
     result = evaluation.run(
-        model, data, text_column=text_column, label_column=label_column, output=output, tag_scheme=tag_scheme
+        model,
+        data,
+        text_column=text_column,
+        label_column=label_column,
+        output=output,
+        tag_scheme=tag_scheme,
+        document_consistency=document_consistency,
     )
     summary = tasks.get(registry.get(result.ref).task).summary(result.metrics)
     out.print(f"{result.ref} on {data.name}: {summary}")

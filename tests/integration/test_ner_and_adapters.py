@@ -21,7 +21,9 @@ from modelyard.data.versions import import_data
 from modelyard.errors import DataError
 from modelyard.serve import ServeConfig, create_app
 from modelyard.tasks.text_classification.predict import Predictor
+from modelyard.tasks.token_classification.data import read_file, word_strings
 from modelyard.tasks.token_classification.decode import decode_tags
+from modelyard.tasks.token_classification.metrics import compute_metrics
 from modelyard.tasks.token_classification.predict import TokenPredictor
 
 LORA = {"method": "lora", "lora": {"r": 8, "alpha": 16, "dropout": 0.0}, "learning_rate": 5e-3}
@@ -259,8 +261,6 @@ def test_case_feature_model_is_explained_on_what_it_predicts(world: World) -> No
 
 
 def test_document_context_is_read_in_training_and_evaluation(world: World) -> None:
-    from modelyard.tasks.token_classification.data import read_file
-
     examples = read_file(world.conll, DataSpec(path=world.conll))
     assert {e.document for e in examples} == {"1"}
     sentences = [["Anna", "Schmidt", "works", "for", "Siemens", "."], ["She", "lives", "in", "Tokyo", "."]]
@@ -304,6 +304,36 @@ def test_document_consistency_pulls_a_words_mentions_together_when_reading(world
         strict=True,
     ):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_evaluate_tries_another_document_consistency_without_retraining(world: World, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from modelyard.cli import app
+
+    own = evaluate.run("ner-shapes:1", world.conll, output=tmp_path / "own")
+    off = evaluate.run("ner-shapes:1", world.conll, output=tmp_path / "off", document_consistency=0.0)
+    assert "document_consistency" not in json.loads((own.folder / "report.json").read_text())
+    assert json.loads((off.folder / "report.json").read_text())["document_consistency"] == 0.0
+    examples = read_file(world.conll, DataSpec(path=world.conll))
+    plain = TokenPredictor(registry.get("ner-shapes:1").path, 48)
+    plain.document_consistency = 0.0
+    gold = [e.tags for e in examples]
+    expected = compute_metrics(
+        gold, plain.word_tags([word_strings(e) for e in examples], [e.document for e in examples])
+    )
+    assert off.metrics["f1"] == expected["f1"]
+    assert (
+        TokenPredictor(registry.get("ner-shapes:1").path, 48).document_consistency == 0.75
+    )  # the version keeps its own
+
+    runner = CliRunner()
+    for model, weight, message in (
+        ("tiny-lora", "0.5", "applies to NER models"),
+        ("ner-shapes", "1.5", "between 0 and 1"),
+    ):
+        result = runner.invoke(app, ["evaluate", model, "--data", str(world.conll), "--document-consistency", weight])
+        assert result.exit_code != 0 and message in result.output, result.output
 
 
 def test_case_feature_adapter_brings_its_own_shape_table_to_the_shared_base(world: World) -> None:
