@@ -32,6 +32,9 @@ from modelyard.data.versions import info_of, load_splits, save_version
 from modelyard.errors import DataError
 from modelyard.predict import load_predictor
 
+MIN_DOCUMENTS = 20
+"""An NER holdout from fewer documents is resampled by sentence for the gate's interval."""
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -90,9 +93,10 @@ def retrain(model: str, *, console: Console | None = None) -> Decision:
             "feedback": _score(baseline.task, on_feedback, held, metric) if held else None,
             "right_on_feedback": [p == _gold(baseline.task, e) for p, e in zip(on_feedback, held, strict=True)],
         }
-    scores["difference"] = asdict(
-        _difference(baseline.task, on_frozen, frozen, metric, gate.confidence or 0.95, recipe.training.seed)
+    difference, unit = _difference(
+        baseline.task, on_frozen, frozen, metric, gate.confidence or 0.95, recipe.training.seed
     )
+    scores["difference"] = asdict(difference) | {"resampled": unit}
     promoted, reasons = _gate(gate, scores)
     scores["fixed"] = _fixed(scores)
     with store.session() as db:
@@ -161,19 +165,23 @@ def _score(task: str, predicted: list[Any], examples: list[Any], metric: str) ->
 
 def _difference(
     task: str, predicted: dict[str, list[Any]], examples: list[Any], metric: str, confidence: float, seed: int
-) -> significance.Difference:
-    """Candidate minus production on the frozen holdout, with its paired-bootstrap interval."""
+) -> tuple[significance.Difference, str]:
+    """Candidate minus production on the frozen holdout, with its paired-bootstrap interval, and what was
+    resampled (examples, sentences or documents)."""
     gold = [_gold(task, e) for e in examples]
     counts: dict[str, significance.Counts] = {}
     score: significance.Metric
+    unit = "examples"
     if task == "token-classification":
-        # A document's sentences are read together, so they are resampled together: counts per document.
-        documents = [e.document if e.document is not None else f"#{i}" for i, e in enumerate(examples)]
-        counts = {
-            role: significance.grouped(significance.entity_counts(found, gold), documents)
-            for role, found in predicted.items()
-        }
+        counts = {role: significance.entity_counts(found, gold) for role, found in predicted.items()}
         score = significance.entity_f1
+        unit = "sentences"
+        documents = [e.document if e.document is not None else f"#{i}" for i, e in enumerate(examples)]
+        # A document's sentences are read together, so they are resampled together; with too few documents
+        # to resample, the spread would be mostly luck (one document: none at all), so sentences are.
+        if len(set(documents)) >= MIN_DOCUMENTS:
+            counts = {role: significance.grouped(rows, documents) for role, rows in counts.items()}
+            unit = "documents"
     elif metric == "macro_f1":
         labels = sorted(set(gold).union(*predicted.values()))
         counts = {role: significance.class_counts(found, gold, labels) for role, found in predicted.items()}
@@ -184,9 +192,10 @@ def _difference(
             for role, found in predicted.items()
         }
         score = significance.accuracy
-    return significance.paired_difference(
+    difference = significance.paired_difference(
         counts["baseline"], counts["candidate"], score, confidence=confidence, seed=seed
     )
+    return difference, unit
 
 
 def _fixed(scores: dict[str, Any]) -> float | None:
@@ -208,6 +217,7 @@ def _gate(gate: GateSpec, scores: dict[str, Any]) -> tuple[bool, list[str]]:
     if difference is not None:
         level = f"{difference['confidence']:.0%}"
         spread = f"; {level} interval of the change [{difference['low']:+.4f}, {difference['high']:+.4f}]"
+        spread += f" resampling {difference['resampled']}" if "resampled" in difference else ""
     if gate.confidence is None or difference is None:
         passed = drop <= gate.max_drop
         rule = f"allowed {gate.max_drop}"

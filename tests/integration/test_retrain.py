@@ -57,6 +57,7 @@ def test_retrain_promotes_through_the_gate_and_rolls_back(home: Path, tiny_csv: 
     assert stored["promoted"] and stored["candidate"] == 2 and stored["baseline"] == 1
     assert "frozen holdout accuracy" in stored["reasons"][0] and "95% interval of the change" in stored["reasons"][0]
     change = stored["scores"]["difference"]
+    assert change["resampled"] == "examples"
     observed = stored["scores"]["candidate"]["frozen"] - stored["scores"]["baseline"]["frozen"]
     assert (
         change["observed"] == pytest.approx(observed, abs=2e-6)
@@ -107,6 +108,7 @@ def test_ner_retrain_learns_span_corrections_and_reads_the_holdout_in_its_docume
     expected = 2 * hits / (sum(map(len, found)) + sum(map(len, gold)))
     assert decision.scores["baseline"]["frozen"] == pytest.approx(expected, abs=1e-6)
     change = decision.scores["difference"]  # entity F1, candidate minus production, with its interval
+    assert change["resampled"] == "sentences"  # one document: too few to resample by document
     observed = decision.scores["candidate"]["frozen"] - decision.scores["baseline"]["frozen"]
     assert change["observed"] == pytest.approx(observed, abs=2e-6) and change["low"] <= change["high"]
 
