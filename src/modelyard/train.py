@@ -145,7 +145,7 @@ def _train(
     if recipe.training.method == "head":
         heads.freeze_encoder(model)
 
-    trainer = Trainer(
+    trainer = InOrderTrainer(
         model=model,
         args=_training_arguments(recipe, run_dir),
         train_dataset=encoded["train"],
@@ -195,6 +195,20 @@ def _train(
     return TrainResult(
         version, metrics, train_seconds, metrics["train_examples_per_second"], list(trainer.state.log_history)
     )
+
+
+class InOrderTrainer(Trainer):
+    """A ``Trainer`` whose evaluation and prediction rows come in dataset order.
+
+    transformers 5 length-groups the evaluation batches too when training is length-grouped, so row i of
+    ``predict`` is not example i; metrics that read the examples beside the logits (NER document consistency
+    looks up each row's words and document) need them in order. One process reads sequentially; several
+    keep the default (each takes contiguous batches, gathered back in order)."""
+
+    def _get_eval_sampler(self, eval_dataset: Any) -> torch.utils.data.Sampler[int] | None:
+        if eval_dataset is None or self.args.world_size > 1:
+            return None
+        return torch.utils.data.SequentialSampler(eval_dataset)
 
 
 def _save_weights(trainer: Trainer, tokenizer: Any, folder: Path, base: models.BaseModel, pooling: str) -> None:

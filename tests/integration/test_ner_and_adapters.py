@@ -306,6 +306,22 @@ def test_document_consistency_pulls_a_words_mentions_together_when_reading(world
         np.testing.assert_array_equal(got, expected)
 
 
+def test_training_scores_its_held_out_split_as_evaluate_reads_it(world: World) -> None:
+    """The figures training registers are read from the Trainer's rows in dataset order (document consistency
+    looks up each row's words and document): the same as the predictor's reading of the same sentences."""
+    from modelyard.data.versions import info_of, load_splits
+
+    for name in ("ner-shapes", "ner-shapes-lora"):
+        version = registry.get(f"{name}:1")
+        test = load_splits(info_of(version.dataset_hash))["test"]
+        words = [word_strings(e) for e in test]
+        tags = TokenPredictor(version.path, 48).word_tags(words, [e.document for e in test])
+        read = compute_metrics([e.tags for e in test], tags)
+        assert version.metrics["n"] == len(test) >= 10
+        for key in ("f1", "precision", "recall", "token_accuracy"):
+            assert version.metrics[key] == pytest.approx(read[key], abs=1e-9), (name, key)
+
+
 def test_evaluate_tries_another_document_consistency_without_retraining(world: World, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
