@@ -169,7 +169,7 @@ def _difference(
     """Candidate minus production on the frozen holdout, with its paired-bootstrap interval, and what was
     resampled (examples, sentences or documents)."""
     gold = [_gold(task, e) for e in examples]
-    counts: dict[str, significance.Counts] = {}
+    counts: dict[str, significance.Counts]
     score: significance.Metric
     unit = "examples"
     if task == "token-classification":

@@ -26,16 +26,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 
+def _group_of(tag: str) -> str:
+    return tag[2:] if tag[:2] in ("B-", "I-") else tag
+
+
 def _groups(labels: Sequence[str]) -> NDArray[np.float64]:
     """(tags × groups) 0/1 matrix: ``B-X`` and ``I-X`` belong to group X, any other tag to its own group."""
-    names: list[str] = []
-    for tag in labels:
-        group = tag[2:] if tag[:2] in ("B-", "I-") else tag
-        if group not in names:
-            names.append(group)
+    names = list(dict.fromkeys(_group_of(tag) for tag in labels))
     member = np.zeros((len(labels), len(names)))
     for row, tag in enumerate(labels):
-        member[row, names.index(tag[2:] if tag[:2] in ("B-", "I-") else tag)] = 1.0
+        member[row, names.index(_group_of(tag))] = 1.0
     return member
 
 
@@ -54,6 +54,7 @@ def harmonise(
         return list(matrices)
     out = [np.array(matrix, dtype=np.float32, copy=True) for matrix in matrices]
     member = _groups(labels)
+    starts = (member * (member.cumsum(axis=0) == 1)).sum(axis=1)  # 1 on each group's first tag (B-X)
     mentions: dict[tuple[object, str], list[tuple[int, int]]] = defaultdict(list)
     for text, text_words in enumerate(words):
         document: object = documents[text] if documents is not None and documents[text] is not None else text
@@ -67,10 +68,10 @@ def harmonise(
         types = rows @ member
         moved = (1 - weight) * types + weight * types.mean(axis=0)
         # Each tag keeps its share of its group; a group the mention gave nothing to starts at its first tag.
-        within = np.divide(rows, types @ member.T, out=np.zeros_like(rows), where=(types @ member.T) > 0)
-        empty = (types == 0) @ member.T > 0
-        first = member.cumsum(axis=0) == 1
-        within[empty] = np.broadcast_to((member * first).sum(axis=1), rows.shape)[empty]
+        group_mass = types @ member.T
+        within = np.divide(rows, group_mass, out=np.zeros_like(rows), where=group_mass > 0)
+        empty = group_mass == 0
+        within[empty] = np.broadcast_to(starts, rows.shape)[empty]
         updated = within * (moved @ member.T)
         for (text, position), row in zip(places, updated, strict=True):
             out[text][position] = row
