@@ -87,7 +87,8 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
 
 def final_fit_recipe(recipe: Any, dataset: str, home: Path, epochs: float) -> Any:
     """The usual final fit: ``recipe`` on the fetched data set's train + validation rows for a fixed number
-    of epochs (chosen beforehand from a validation run), no early stopping, the same test split.
+    of epochs (chosen beforehand from a validation run), no early stopping, ending with the last checkpoint,
+    the same test split.
 
     Validation figures printed while it trains are then on rows seen in training and decide nothing."""
     from modelyard.config import DataSpec
@@ -110,7 +111,7 @@ def final_fit_recipe(recipe: Any, dataset: str, home: Path, epochs: float) -> An
         text_column=fetched.text_column,
         label_column=fetched.label_column,
     )
-    training = recipe.training.model_copy(update={"epochs": epochs, "early_stopping_patience": None})
+    training = recipe.training.model_copy(update={"epochs": epochs, "early_stopping_patience": None, "keep": "last"})
     return recipe.model_copy(update={"data": data, "training": training})
 
 
@@ -120,18 +121,32 @@ def classification_arguments(doc: str, recipe: str, result: str) -> argparse.Nam
     parser.add_argument("--recipe", default=recipe)
     parser.add_argument("--full-train", type=float, metavar="EPOCHS", help="fit train+validation for EPOCHS")
     parser.add_argument("--result", default=result, help=f"benchmarks/results/<RESULT>.json (default {result})")
+    parser.add_argument(
+        "--average-last", type=int, metavar="N", help="override the recipe's training.average_last (a trial)"
+    )
     return parser.parse_args()
 
 
 def fit_protocol(
-    recipe: Any, dataset: str, home: Path, full_train: float | None, *, split: str, whole: str
+    recipe: Any,
+    dataset: str,
+    home: Path,
+    full_train: float | None,
+    *,
+    split: str,
+    whole: str,
+    average_last: int | None = None,
 ) -> tuple[Any, str]:
     """The recipe to run and the protocol in words: the validation run, or the final fit on ``whole``."""
+    if average_last is not None:
+        recipe = recipe.model_copy(
+            update={"training": recipe.training.model_copy(update={"average_last": average_last})}
+        )
     if not full_train:
         return recipe, split
     protocol = (
-        f"final fit: {whole}, {full_train:g} epochs fixed in advance from the validation run, no early stopping; "
-        "same test split"
+        f"final fit: {whole}, {full_train:g} epochs fixed in advance from the validation run, no early stopping, "
+        "ends with the last checkpoint; same test split"
     )
     return final_fit_recipe(recipe, dataset, home, full_train), protocol
 

@@ -25,6 +25,7 @@ def main() -> None:
         "banking77",
         home,
         args.full_train,
+        average_last=args.average_last,
         split="train 9,003, early stopping on validation 1,000, official test 3,080",
         whole="train+validation 10,003 (the official train)",
     )
@@ -41,6 +42,7 @@ def main() -> None:
             "train_seconds": metrics["train_seconds"],
             "epochs": metrics["epochs"],
             "protocol": protocol,
+            "checkpoint_average": metrics.get("checkpoint_average"),
             "validation_accuracy": validation_curve(result.history, "accuracy"),
             "bar": {"accuracy": 0.93},
             "reference": "bert-base-uncased (110M) 0.9308 accuracy on the same official test",

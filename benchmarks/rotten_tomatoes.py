@@ -24,6 +24,7 @@ def main() -> None:
         "rotten-tomatoes",
         home,
         args.full_train,
+        average_last=args.average_last,
         split="train 10,246, early stopping on validation 1,281, held-out test 1,281",
         whole="train+validation 11,527",
     )
@@ -43,6 +44,7 @@ def main() -> None:
             "train_seconds": metrics["train_seconds"],
             "epochs": metrics["epochs"],
             "protocol": protocol,
+            "checkpoint_average": metrics.get("checkpoint_average"),
             "validation_accuracy": validation_curve(result.history, "accuracy"),
             "bar": {"accuracy": 0.85},
             "reference": "DistilBERT (66M) about 0.85 on the related MR set",

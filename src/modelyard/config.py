@@ -155,7 +155,16 @@ class TrainingSpec(FrozenModel):
     """Stop after this many evaluations without improvement (``null``: never stop early)."""
     metric_for_best: Literal["accuracy", "macro_f1", "f1", "loss"] | None = None
     """Validation metric that picks the best checkpoint; ``None``: the task's own (accuracy; entity F1 for NER)."""
+    keep: Literal["best", "last"] = "best"
+    """The checkpoint a run ends with: the best on validation, or the last (for a final fit on all the
+    labelled rows, where the validation rows were trained on and cannot choose)."""
     save_total_limit: int = Field(2, ge=1)
+    """Checkpoints kept on disk while training (raised to what ``average_last`` needs)."""
+    average_last: int | None = Field(None, ge=2, le=50)
+    """Register the mean of the weights of the last N evaluated checkpoints, ending at the one training
+    keeps (see ``keep``), instead of that one alone: same size and speed, often a little better
+    on unseen data. The run's metrics give the validation figure of the mean of the last 1, 2, … N
+    (``null``: no averaging)."""
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     layer_decay: float | None = Field(None, gt=0, le=1)
     """Layer-wise learning-rate decay: each layer below the head learns ``layer_decay`` times slower
@@ -243,6 +252,10 @@ class Recipe(FrozenModel):
         for key in ("case_features", "document_context", "context_dropout", "document_consistency"):
             if self.task != "token-classification" and getattr(self.model, key):
                 raise ValueError(f"model.{key} applies to token-classification only")
+        if self.training.average_last is not None and self.privacy.dp is not None:
+            raise ValueError(
+                "training.average_last averages saved checkpoints; a DP-SGD run (privacy.dp) saves none: drop one"
+            )
         if self.model.context_dropout and not self.model.document_context:
             raise ValueError("model.context_dropout drops document context: set model.document_context too")
         return self

@@ -28,7 +28,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 
-from modelyard import layer_decay, models, registry, settings, store, tasks
+from modelyard import averaging, layer_decay, models, registry, settings, store, tasks
 from modelyard.config import ModelSpec, Recipe
 from modelyard.data.versions import DatasetVersionInfo, import_data, load_splits
 from modelyard.errors import ConfigError, TrainingError
@@ -168,6 +168,21 @@ def _train(
         dp_run = dp.train(trainer, recipe)
         examples_per_second, private = dp_run.examples_per_second, {"privacy": {"dp": dp_run.record}}
     train_seconds = time.perf_counter() - started
+    averaged = None
+    if recipe.training.average_last is not None:
+        averaged = averaging.average(
+            trainer,
+            run_dir,
+            recipe.training.average_last,
+            kept=trainer.state.best_model_checkpoint if recipe.training.keep == "best" else None,
+            validation=encoded["validation"],
+            metric=recipe.best_metric,
+        )
+        console.print(
+            f"averaged {len(averaged.steps)} checkpoints (steps {', '.join(map(str, averaged.steps))}); "
+            f"validation {recipe.best_metric} of the mean of the last 1…{len(averaged.steps)}: "
+            + " ".join(f"{value:.4f}" for value in averaged.validation)
+        )
 
     held_out = "test" if "test" in encoded else "validation"
     prediction = trainer.predict(encoded[held_out])
@@ -179,6 +194,8 @@ def _train(
         "epochs": round(float(trainer.state.epoch or 0), 2),
         "processes": state.num_processes,
     } | private
+    if averaged is not None:
+        metrics["checkpoint_average"] = averaged.record(recipe.best_metric)
     version = None
     if state.is_main_process:
         version = registry.register(
@@ -245,8 +262,9 @@ def _training_arguments(recipe: Recipe, run_dir: Path) -> TrainingArguments:
         save_strategy=strategy,
         eval_steps=every,
         save_steps=every or 500,
-        save_total_limit=spec.save_total_limit,
-        load_best_model_at_end=True,
+        # Averaging reads the last N checkpoints up to the best; early stopping keeps up to its patience after it.
+        save_total_limit=max(spec.save_total_limit, (spec.average_last or 0) + (spec.early_stopping_patience or 0)),
+        load_best_model_at_end=spec.keep == "best",
         metric_for_best_model=best,
         greater_is_better=recipe.best_metric != "loss",
         train_sampling_strategy="group_by_length" if spec.group_by_length else "random",
