@@ -72,5 +72,6 @@ def average(trainer: Trainer, run_dir: Path, count: int, *, kept: str | None, va
                     total[name] = parameter.detach().to(torch.float64).clone()
                 parameter.copy_((total[name] / k).to(parameter.dtype))
         # predict, not evaluate: these figures must not enter the log the learning curve is drawn from.
-        scores.append(float(trainer.predict(validation, metric_key_prefix="eval").metrics[f"eval_{metric}"]))
+        evaluated = trainer.predict(validation, metric_key_prefix="eval").metrics or {}
+        scores.append(float(evaluated[f"eval_{metric}"]))
     return Averaged([_step(path) or 0 for path in paths], scores)

@@ -10,11 +10,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from tests.conftest import recipe_dict
+from tests.integration.test_resume_and_failures import InterruptAt
 
 from modelyard import averaging
 from modelyard import train as training
 from modelyard.config import parse_recipe
-from modelyard.errors import ConfigError
+from modelyard.errors import ConfigError, TrainingError
 from modelyard.predict import predict_texts
 
 
@@ -80,3 +81,16 @@ def test_average_last_needs_checkpoints_and_two_of_them(tiny_csv: Path) -> None:
         parse_recipe(recipe_dict(tiny_csv, average_last=1))
     with pytest.raises(ConfigError, match=r"saves none"):
         parse_recipe(recipe_dict(tiny_csv, average_last=3, method="head") | {"privacy": {"dp": {"epsilon": 8}}})
+
+
+def test_a_resumed_run_averages_the_checkpoints_from_before_the_interruption(
+    home: Path, tiny_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipe = parse_recipe(recipe_dict(tiny_csv, max_steps=6, eval_every=2, keep="last", average_last=3))
+    original = training._callbacks
+    monkeypatch.setattr(training, "_callbacks", lambda *a: [*original(*a), InterruptAt(5)])
+    with pytest.raises(TrainingError, match="--resume"):
+        training.run(recipe)
+    monkeypatch.setattr(training, "_callbacks", original)
+    result = training.run(recipe, resume=True)
+    assert result.metrics["checkpoint_average"]["steps"] == [6, 4, 2]
