@@ -5,8 +5,9 @@ Default: trains configs/banking77.yaml (train 9,003 / validation 1,000 = the off
 
 ``--full-train N``: the usual final fit — the same recipe on the whole official train
 (train + validation = 10,003 rows) for a fixed N epochs chosen beforehand from the
-validation run, no early stopping; the validation figures printed while training are
-then on rows seen in training and decide nothing. The test split is never used to choose.
+validation run, no early stopping, ending with the last checkpoint; the validation
+figures printed while training are then on rows seen in training and decide nothing
+(not even which checkpoint to keep). The test split is never used to choose.
 """
 
 from __future__ import annotations

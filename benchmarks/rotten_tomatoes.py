@@ -4,7 +4,8 @@
 recorded in source.json); configs/rotten_tomatoes.yaml trains on it.
 
 ``--full-train N``: the final fit on train + validation for a fixed N epochs, no early
-stopping (see ``_common.final_fit_recipe``); the test split is never used to choose.
+stopping, ending with the last checkpoint (see ``_common.final_fit_recipe``); the test
+split is never used to choose.
 """
 
 from __future__ import annotations
