@@ -336,6 +336,19 @@ def models_decisions(name: Annotated[str | None, typer.Argument()] = None) -> No
     out.print(table)
 
 
+@models_app.command("soup")
+def models_soup(models: Annotated[list[str], typer.Argument(help="Two or more versions of one model.")]) -> None:
+    """Register the mean of several versions' weights (runs of one recipe with other seeds) as a new version."""
+    from modelyard import soup, tasks
+
+    version = soup.make(models)
+    task = tasks.get(version.task)
+    out.print(f"registered [bold]{version.ref}[/], the soup of {', '.join(models)}")
+    for ref, figures in version.metrics["soup"]["ingredient_metrics"].items():
+        out.print(f"  {ref}: " + " ".join(f"{key} {value:.4f}" for key, value in figures.items()))
+    out.print(f"  soup on {version.metrics.get('split')}: {task.summary(version.metrics)}")
+
+
 @models_app.command("delete")
 def models_delete(model: str, force: Annotated[bool, typer.Option(help="Allow deleting production.")] = False) -> None:
     """Delete one version and its files."""

@@ -172,10 +172,13 @@ def _row_dict(row: store.ModelVersion) -> dict[str, Any]:
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    """What the row keeps: scalars only (the per-class tables stay in report.json), and the privacy record."""
+    """What the row keeps: scalars only (the per-class tables stay in report.json), the privacy record and a
+    soup's ingredients."""
     kept = {key: value for key, value in metrics.items() if isinstance(value, int | float | str) or value is None}
     if isinstance(metrics.get("privacy"), dict):
         kept["privacy"] = metrics["privacy"]  # ε and δ achieved (privacy.dp): part of what the version is
+    if isinstance(metrics.get("soup"), dict):
+        kept["soup"] = metrics["soup"]  # the versions it averages: its lineage
     return kept
 
 

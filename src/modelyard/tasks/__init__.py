@@ -79,6 +79,10 @@ class Task(Protocol):
         """Metrics of ``predictor`` on a labelled file read as ``data`` describes."""
         ...
 
+    def evaluate_examples(self, predictor: Any, examples: list[Any]) -> dict[str, Any]:
+        """Metrics of ``predictor`` on labelled examples (a stored split, or a file's)."""
+        ...
+
 
 def get(name: str) -> Task:
     """The plugin of a task type; a ConfigError lists the known ones."""

@@ -73,14 +73,18 @@ class TextClassification:
         return Predictor(folder, max_length=max_length)
 
     def evaluate_file(self, predictor: Any, path: Path, data: DataSpec) -> dict[str, Any]:
-        import numpy as np
-
         from modelyard.data.readers import read_table
         from modelyard.data.validate import to_examples
+
+        examples = to_examples(read_table(path), data.text_column, data.label_column, data.label_separator)
+        return self.evaluate_examples(predictor, examples)
+
+    def evaluate_examples(self, predictor: Any, examples: list[Any]) -> dict[str, Any]:
+        import numpy as np
+
         from modelyard.tasks.text_classification.metrics import compute_metrics
 
         label_map = predictor.label_map
-        examples = to_examples(read_table(path), data.text_column, data.label_column, data.label_separator)
         y_true = np.array([label_map.encode(e.label) for e in examples])
         probs = predictor.probabilities([e.text for e in examples])
         return compute_metrics(list(label_map.labels), y_true, probs, multi_label=label_map.multi_label)

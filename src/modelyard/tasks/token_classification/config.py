@@ -81,10 +81,14 @@ class TokenClassification:
         return TokenPredictor(folder, max_length=max_length)
 
     def evaluate_file(self, predictor: Any, path: Path, data: DataSpec) -> dict[str, Any]:
-        from modelyard.tasks.token_classification.data import read_file, word_strings
+        from modelyard.tasks.token_classification.data import read_file
+
+        return self.evaluate_examples(predictor, read_file(path, data))
+
+    def evaluate_examples(self, predictor: Any, examples: list[Any]) -> dict[str, Any]:
+        from modelyard.tasks.token_classification.data import word_strings
         from modelyard.tasks.token_classification.metrics import compute_metrics
 
-        examples = read_file(path, data)
         predicted = predictor.word_tags([word_strings(e) for e in examples], [e.document for e in examples])
         return compute_metrics([e.tags for e in examples], predicted)
 
