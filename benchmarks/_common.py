@@ -124,7 +124,40 @@ def classification_arguments(doc: str, recipe: str, result: str) -> argparse.Nam
     parser.add_argument(
         "--average-last", type=int, metavar="N", help="override the recipe's training.average_last (a trial)"
     )
+    parser.add_argument(
+        "--soup-seeds",
+        type=lambda text: [int(seed) for seed in text.split(",")],
+        metavar="S1,S2,...",
+        help="train the recipe once per seed and register the soup of the runs (modelyard models soup)",
+    )
     return parser.parse_args()
+
+
+def train_or_soup(recipe: Any, seeds: list[int] | None) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
+    """Train ``recipe`` once, or once per seed and average the runs into a soup: the metrics of what is
+    registered last, the (first) run's log, and the soup's record (``None`` without seeds)."""
+    from modelyard import soup, train
+
+    if not seeds:
+        result = train.run(recipe)
+        return result.metrics, result.history, None
+    runs = [
+        train.run(recipe.model_copy(update={"training": recipe.training.model_copy(update={"seed": seed})}))
+        for seed in seeds
+    ]
+    version = soup.make([run.version.ref for run in runs if run.version is not None])
+    record = {
+        "seeds": seeds,
+        "ingredients": [
+            {"seed": seed, "accuracy": run.metrics["accuracy"], "macro_f1": run.metrics["macro_f1"]}
+            for seed, run in zip(seeds, runs, strict=True)
+        ],
+    }
+    metrics = version.metrics | {
+        "train_seconds": round(sum(run.metrics["train_seconds"] for run in runs), 1),
+        "epochs": runs[0].metrics["epochs"],
+    }
+    return metrics, runs[0].history, record
 
 
 def fit_protocol(

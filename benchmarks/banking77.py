@@ -12,13 +12,20 @@ figures printed while training are then on rows seen in training and decide noth
 
 from __future__ import annotations
 
-from _common import ROOT, classification_arguments, fit_protocol, isolated_home, validation_curve, write_result
+from _common import (
+    ROOT,
+    classification_arguments,
+    fit_protocol,
+    isolated_home,
+    train_or_soup,
+    validation_curve,
+    write_result,
+)
 
 
 def main() -> None:
     args = classification_arguments(__doc__ or "", "configs/banking77.yaml", "banking77")
     home = isolated_home("banking77")
-    from modelyard import train
     from modelyard.config import load_recipe
 
     recipe, protocol = fit_protocol(
@@ -30,8 +37,7 @@ def main() -> None:
         split="train 9,003, early stopping on validation 1,000, official test 3,080",
         whole="train+validation 10,003 (the official train)",
     )
-    result = train.run(recipe)
-    metrics = result.metrics
+    metrics, history, soup = train_or_soup(recipe, args.soup_seeds)
     write_result(
         args.result,
         {
@@ -44,7 +50,8 @@ def main() -> None:
             "epochs": metrics["epochs"],
             "protocol": protocol,
             "checkpoint_average": metrics.get("checkpoint_average"),
-            "validation_accuracy": validation_curve(result.history, "accuracy"),
+            "soup": soup,
+            "validation_accuracy": validation_curve(history, "accuracy"),
             "bar": {"accuracy": 0.93},
             "reference": "bert-base-uncased (110M) 0.9308 accuracy on the same official test",
             "recipe": recipe.model_dump(mode="json"),

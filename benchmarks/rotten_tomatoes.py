@@ -10,13 +10,20 @@ split is never used to choose.
 
 from __future__ import annotations
 
-from _common import ROOT, classification_arguments, fit_protocol, isolated_home, validation_curve, write_result
+from _common import (
+    ROOT,
+    classification_arguments,
+    fit_protocol,
+    isolated_home,
+    train_or_soup,
+    validation_curve,
+    write_result,
+)
 
 
 def main() -> None:
     args = classification_arguments(__doc__ or "", "configs/rotten_tomatoes.yaml", "rotten_tomatoes")
     home = isolated_home("rotten-tomatoes")
-    from modelyard import train
     from modelyard.config import load_recipe
     from modelyard.data import fetch
 
@@ -29,10 +36,9 @@ def main() -> None:
         split="train 10,246, early stopping on validation 1,281, held-out test 1,281",
         whole="train+validation 11,527",
     )
-    result = train.run(recipe)
+    metrics, history, soup = train_or_soup(recipe, args.soup_seeds)
     fetched = fetch.fetched_path("rotten-tomatoes")
     assert fetched is not None
-    metrics = result.metrics
     write_result(
         args.result,
         {
@@ -46,7 +52,8 @@ def main() -> None:
             "epochs": metrics["epochs"],
             "protocol": protocol,
             "checkpoint_average": metrics.get("checkpoint_average"),
-            "validation_accuracy": validation_curve(result.history, "accuracy"),
+            "soup": soup,
+            "validation_accuracy": validation_curve(history, "accuracy"),
             "bar": {"accuracy": 0.85},
             "reference": "DistilBERT (66M) about 0.85 on the related MR set",
             "recipe": recipe.model_dump(mode="json"),

@@ -343,10 +343,13 @@ def models_soup(models: Annotated[list[str], typer.Argument(help="Two or more ve
 
     version = soup.make(models)
     task = tasks.get(version.task)
+    record = version.metrics["soup"]
     out.print(f"registered [bold]{version.ref}[/], the soup of {', '.join(models)}")
-    for ref, figures in version.metrics["soup"]["ingredient_metrics"].items():
-        out.print(f"  {ref}: " + " ".join(f"{key} {value:.4f}" for key, value in figures.items()))
-    out.print(f"  soup on {version.metrics.get('split')}: {task.summary(version.metrics)}")
+    for ref, figures in record.get("validation", {}).items():
+        out.print(f"  validation, {ref}: " + " ".join(f"{key} {value:.4f}" for key, value in figures.items()))
+    for ref, figures in record["ingredient_metrics"].items():
+        out.print(f"  {version.metrics.get('split')}, {ref}: " + " ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+    out.print(f"  {version.metrics.get('split')}, soup: {task.summary(version.metrics)}")
 
 
 @models_app.command("delete")

@@ -58,15 +58,21 @@ def make(refs: Sequence[str]) -> registry.VersionInfo:
         heads.save(model, tokenizer, folder, base, pooling)
         LabelMap.load(first.path).save(folder)
         shutil.copy2(first.path / "config.yaml", folder / "config.yaml")
-        predictor = task.predictor(folder, int(first.config["model"]["max_length"]))
+        max_length = int(first.config["model"]["max_length"])
+        predictor = task.predictor(folder, max_length)
         metrics = task.evaluate_examples(predictor, splits[held_out])
-        metrics |= {
-            "split": held_out,
-            "soup": {
-                "ingredients": [v.ref for v in versions],
-                "ingredient_metrics": {v.ref: _headline(v.metrics) for v in versions},
-            },
+        record: dict[str, Any] = {
+            "ingredients": [v.ref for v in versions],
+            "ingredient_metrics": {v.ref: _headline(v.metrics) for v in versions},
         }
+        if held_out == "test" and splits.get("validation"):
+            # What to choose by: does the soup beat its ingredients on validation (the test split decides nothing)?
+            predictors = {v.ref: task.predictor(v.path, max_length) for v in versions} | {"soup": predictor}
+            record["validation"] = {
+                ref: _headline(task.evaluate_examples(reader, splits["validation"]))
+                for ref, reader in predictors.items()
+            }
+        metrics |= {"split": held_out, "soup": record}
         recipe = Recipe.model_validate(first.config)
         return registry.register(
             recipe=recipe,

@@ -27,8 +27,7 @@ def _versions() -> int:
 
 
 def test_a_soup_is_the_mean_of_its_ingredients(home: Path, tiny_csv: Path) -> None:
-    for seed in (7, 8):
-        training.run(parse_recipe(recipe_dict(tiny_csv, max_steps=4, seed=seed)))
+    runs = [training.run(parse_recipe(recipe_dict(tiny_csv, max_steps=4, seed=seed))) for seed in (7, 8)]
     result = runner.invoke(app, ["models", "soup", "tiny:1", "tiny:2"])
     assert result.exit_code == 0, result.output
     assert "registered tiny:3, the soup of tiny:1, tiny:2" in result.output
@@ -43,6 +42,12 @@ def test_a_soup_is_the_mean_of_its_ingredients(home: Path, tiny_csv: Path) -> No
 
     assert made.metrics["soup"]["ingredients"] == ["tiny:1", "tiny:2"]
     assert made.metrics["split"] == "test" and 0 <= made.metrics["accuracy"] <= 1
+    on_validation = made.metrics["soup"]["validation"]
+    assert set(on_validation) == {"tiny:1", "tiny:2", "soup"}
+    # An ingredient read again on validation gives the figure training logged for the checkpoint it kept.
+    assert on_validation["tiny:1"]["accuracy"] == pytest.approx(
+        max(entry["eval_accuracy"] for entry in runs[0].history if "eval_accuracy" in entry)
+    )
     assert made.dataset_hash == registry.get("tiny:1").dataset_hash and made.run_id is None
     report = (made.path / "report.json").read_text(encoding="utf-8")
     assert "per_class" in report  # scored like a trained version: every metric, not only accuracy
