@@ -152,6 +152,8 @@ def train_or_soup(recipe: Any, seeds: list[int] | None) -> tuple[dict[str, Any],
             {"seed": seed, "accuracy": run.metrics["accuracy"], "macro_f1": run.metrics["macro_f1"]}
             for seed, run in zip(seeds, runs, strict=True)
         ],
+        # What to choose by: the soup against its ingredients on validation (the test split decides nothing).
+        "validation": version.metrics["soup"].get("validation"),
     }
     metrics = version.metrics | {
         "train_seconds": round(sum(run.metrics["train_seconds"] for run in runs), 1),

@@ -61,7 +61,7 @@ def average(trainer: Trainer, run_dir: Path, count: int, *, kept: str | None, va
     total: dict[str, torch.Tensor] = {}
     scores: list[float] = []
     for k, path in enumerate(paths, start=1):
-        trainer._load_from_checkpoint(str(path))  # private, pinned transformers; tests/unit/test_averaging.py
+        trainer._load_from_checkpoint(str(path))  # private; pinned transformers, tests/integration/test_averaging.py
         with torch.no_grad():
             for name, parameter in model.named_parameters():
                 if not parameter.requires_grad:

@@ -82,7 +82,7 @@ def make(refs: Sequence[str]) -> registry.VersionInfo:
             metrics=metrics,
             history=[],
             run_id=None,
-            save_weights=lambda folder: heads.save(model, tokenizer, folder, base, pooling),
+            save_weights=lambda destination: heads.save(model, tokenizer, destination, base, pooling),
         )
 
 
