@@ -47,6 +47,7 @@ def make(refs: Sequence[str]) -> registry.VersionInfo:
     base = models.resolve(first.base_model)
     pooling = heads.pooling_of(first.path)
     task = tasks.get(first.task)
+    label_map = LabelMap.load(first.path)
     dataset = info_of(first.dataset_hash)
     splits = load_splits(dataset)
     held_out = "test" if splits.get("test") else "validation"
@@ -56,7 +57,7 @@ def make(refs: Sequence[str]) -> registry.VersionInfo:
     with tempfile.TemporaryDirectory(dir=staging, prefix="soup-") as scratch:
         folder = Path(scratch)
         heads.save(model, tokenizer, folder, base, pooling)
-        LabelMap.load(first.path).save(folder)
+        label_map.save(folder)
         shutil.copy2(first.path / "config.yaml", folder / "config.yaml")
         max_length = int(first.config["model"]["max_length"])
         predictor = task.predictor(folder, max_length)
@@ -78,7 +79,7 @@ def make(refs: Sequence[str]) -> registry.VersionInfo:
             recipe=recipe,
             dataset=dataset,
             base=base,
-            label_map=LabelMap.load(first.path),
+            label_map=label_map,
             metrics=metrics,
             history=[],
             run_id=None,
