@@ -125,12 +125,39 @@ def classification_arguments(doc: str, recipe: str, result: str) -> argparse.Nam
         "--average-last", type=int, metavar="N", help="override the recipe's training.average_last (a trial)"
     )
     parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one recipe key for a trial, e.g. --set training.rdrop=1.0 (YAML value; repeatable)",
+    )
+    parser.add_argument(
         "--soup-seeds",
         type=lambda text: [int(seed) for seed in text.split(",")],
         metavar="S1,S2,...",
         help="train the recipe once per seed and register the soup of the runs (modelyard models soup)",
     )
     return parser.parse_args()
+
+
+def with_overrides(recipe: Any, overrides: list[str]) -> Any:
+    """``recipe`` with each ``section.key=value`` applied, validated again as a whole recipe."""
+    import yaml
+
+    from modelyard.config import parse_recipe
+
+    raw = recipe.model_dump(mode="json")
+    for override in overrides:
+        path, separator, value = override.partition("=")
+        if not separator:
+            raise SystemExit(f"--set {override!r}: write KEY=VALUE, e.g. training.rdrop=1.0")
+        *parents, key = path.split(".")
+        node = raw
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[key] = yaml.safe_load(value)
+    return parse_recipe(raw)
 
 
 def train_or_soup(recipe: Any, seeds: list[int] | None) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:

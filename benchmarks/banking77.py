@@ -19,6 +19,7 @@ from _common import (
     isolated_home,
     train_or_soup,
     validation_curve,
+    with_overrides,
     write_result,
 )
 
@@ -29,7 +30,7 @@ def main() -> None:
     from modelyard.config import load_recipe
 
     recipe, protocol = fit_protocol(
-        load_recipe(ROOT / args.recipe),
+        with_overrides(load_recipe(ROOT / args.recipe), args.overrides),
         "banking77",
         home,
         args.full_train,

@@ -17,6 +17,7 @@ from _common import (
     isolated_home,
     train_or_soup,
     validation_curve,
+    with_overrides,
     write_result,
 )
 
@@ -28,7 +29,7 @@ def main() -> None:
     from modelyard.data import fetch
 
     recipe, protocol = fit_protocol(
-        load_recipe(ROOT / args.recipe),
+        with_overrides(load_recipe(ROOT / args.recipe), args.overrides),
         "rotten-tomatoes",
         home,
         args.full_train,

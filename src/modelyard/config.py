@@ -166,6 +166,10 @@ class TrainingSpec(FrozenModel):
     on unseen data. The run's metrics give the validation figure of the mean of the last 1, 2, … N
     (``null``: no averaging)."""
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    rdrop: float | None = Field(None, gt=0, le=100)
+    """R-Drop: each batch runs twice through dropout and this weight times the symmetric KL between the
+    two predictions joins the loss (a regulariser; about twice the training time, no inference cost;
+    ``null``: off). 1.0 is a usual start."""
     layer_decay: float | None = Field(None, gt=0, le=1)
     """Layer-wise learning-rate decay: each layer below the head learns ``layer_decay`` times slower
     than the one above it (``null``: one rate for all)."""
@@ -255,6 +259,11 @@ class Recipe(FrozenModel):
         if self.training.average_last is not None and self.privacy.dp is not None:
             raise ValueError(
                 "training.average_last averages saved checkpoints; a DP-SGD run (privacy.dp) saves none: drop one"
+            )
+        if self.training.rdrop is not None and self.privacy.dp is not None:
+            raise ValueError(
+                "training.rdrop pairs two passes of each example; DP-SGD (privacy.dp) clips each example's "
+                "gradient alone: drop one"
             )
         if self.model.context_dropout and not self.model.document_context:
             raise ValueError("model.context_dropout drops document context: set model.document_context too")

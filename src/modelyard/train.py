@@ -28,7 +28,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 
-from modelyard import averaging, layer_decay, models, registry, settings, store, tasks
+from modelyard import averaging, layer_decay, models, rdrop, registry, settings, store, tasks
 from modelyard.config import ModelSpec, Recipe
 from modelyard.data.versions import DatasetVersionInfo, import_data, load_splits
 from modelyard.errors import ConfigError, TrainingError
@@ -156,6 +156,7 @@ def _train(
         callbacks=_callbacks(recipe, console, state),
     )
     trainer.remove_callback(PrinterCallback)
+    trainer.rdrop_alpha = recipe.training.rdrop
     if recipe.training.layer_decay is not None:
         trainer.optimizer = layer_decay.optimizer(trainer, recipe.training.layer_decay)
     started = time.perf_counter()
@@ -222,10 +223,28 @@ class InOrderTrainer(Trainer):
     looks up each row's words and document) need them in order. One process reads sequentially; several
     keep the default (each takes contiguous batches, gathered back in order)."""
 
+    rdrop_alpha: float | None = None
+    """Weight of the R-Drop consistency term (``training.rdrop``); ``None``: the plain task loss."""
+
     def _get_eval_sampler(self, eval_dataset: Any) -> torch.utils.data.Sampler[int] | None:
         if eval_dataset is None or self.args.world_size > 1:
             return None
         return torch.utils.data.SequentialSampler(eval_dataset)
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> Any:
+        if self.rdrop_alpha is None or not model.training:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs.get("labels")
+        items = None if num_items_in_batch is None else num_items_in_batch * 2
+        loss, outputs = super().compute_loss(model, rdrop.doubled(inputs), True, items)
+        loss = loss + self.rdrop_alpha * rdrop.consistency(outputs["logits"], labels)
+        return (loss, outputs) if return_outputs else loss
 
 
 def _save_weights(trainer: Trainer, tokenizer: Any, folder: Path, base: models.BaseModel, pooling: str) -> None:
